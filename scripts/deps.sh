@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian packages mod_jklg needs to build, test and run, if any
+# is missing. Idempotent; one dpkg-query when everything is there.
+set -eu
+
+PACKAGES="
+apache2 apache2-dev apache2-utils libaprutil1-dbd-pgsql
+libjansson-dev libsodium-dev libcurl4-openssl-dev libpq-dev
+pkg-config check
+postgresql postgresql-client
+python3 python3-pytest python3-requests python3-psycopg2 python3-aiosmtpd
+"
+[ "${JKLG_BENCH:-}" ] && PACKAGES="$PACKAGES wrk"
+
+# One dpkg-query for all: packages it does not know are reported on stderr.
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PACKAGES 2>/dev/null \
+            | awk '$1 == "ii" { print $2 }')
+missing=$(for p in $PACKAGES; do
+              echo "$installed" | grep -qx "$p" || echo "$p"
+          done)
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "mod_jklg needs these Debian packages, which are not installed:" >&2
+    echo "  $missing" | tr '\n' ' ' >&2; echo >&2
+    echo "Run 'sudo make deps' (or apt-get install them), then try again." >&2
+    exit 1
+fi
+
+echo "Installing: $(echo $missing)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "Dependencies installed."

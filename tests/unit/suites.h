@@ -1,0 +1,20 @@
+/* Check suites of the core library, one per jklg_*.c file under test. */
+#ifndef JKLG_TEST_SUITES_H
+#define JKLG_TEST_SUITES_H
+
+#include <check.h>
+#include <apr_pools.h>
+
+Suite *suite_json(void);
+Suite *suite_router(void);
+Suite *suite_util(void);
+Suite *suite_outbox(void);
+Suite *suite_template(void);
+Suite *suite_mail(void);
+
+/* A fresh pool per test, destroyed by the fixture's teardown. */
+extern apr_pool_t *test_pool;
+void test_pool_setup(void);
+void test_pool_teardown(void);
+
+#endif
