@@ -1,0 +1,337 @@
+/* Directives: one command_rec table, unset sentinels, defaults applied in
+ * the getters, "more specific wins" merge, and messages that say what to
+ * write instead. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_uri.h>
+#include <http_core.h>
+#include "jklg_mail.h"
+#include "jklg_util.h"
+#include "mod_jklg.h"
+
+#define MAIL_THREADS_MAX 64
+#define MAIL_ATTEMPTS_MAX 50
+
+void *jklg_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    jklg_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->max_body = JKLG_UNSET;
+    c->mail_threads = JKLG_UNSET;
+    c->mail_max_attempts = JKLG_UNSET;
+    c->mail_retry_base = JKLG_UNSET;
+    c->mail_timeout = JKLG_UNSET;
+    c->mail_sweep = JKLG_UNSET;
+    return c;
+}
+
+#define PICK(field) (add->field != JKLG_UNSET ? add->field : base->field)
+#define PICK_PTR(field) (add->field ? add->field : base->field)
+
+void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    jklg_server_conf_t *base = basev, *add = addv;
+    jklg_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->used = add->used || base->used;
+    c->public_url = PICK_PTR(public_url);
+    c->max_body = PICK(max_body);
+    c->allow_origins = PICK_PTR(allow_origins);
+    c->mail_from = PICK_PTR(mail_from);
+    /* The SMTP url, user and password travel together. */
+    c->smtp_url = PICK_PTR(smtp_url);
+    c->smtp_user = add->smtp_url ? add->smtp_user : base->smtp_user;
+    c->smtp_password = add->smtp_url ? add->smtp_password
+                                     : base->smtp_password;
+    c->mail_spool = PICK_PTR(mail_spool);
+    c->mail_templates = PICK_PTR(mail_templates);
+    c->mail_threads = PICK(mail_threads);
+    c->mail_max_attempts = PICK(mail_max_attempts);
+    c->mail_retry_base = PICK(mail_retry_base);
+    c->mail_timeout = PICK(mail_timeout);
+    c->mail_sweep = PICK(mail_sweep);
+    return c;
+}
+
+jklg_server_conf_t *jklg_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &jklg_module);
+}
+
+apr_off_t jklg_conf_max_body(const jklg_server_conf_t *c)
+{
+    return c->max_body != JKLG_UNSET ? c->max_body : JKLG_DEFAULT_MAX_BODY;
+}
+
+int jklg_conf_mail_threads(const jklg_server_conf_t *c)
+{
+    return c->mail_threads != JKLG_UNSET ? c->mail_threads
+                                         : JKLG_DEFAULT_MAIL_THREADS;
+}
+
+apr_interval_time_t jklg_conf_mail_sweep(const jklg_server_conf_t *c)
+{
+    return c->mail_sweep != JKLG_UNSET ? c->mail_sweep
+                                       : JKLG_DEFAULT_MAIL_SWEEP;
+}
+
+apr_interval_time_t jklg_conf_mail_timeout(const jklg_server_conf_t *c)
+{
+    return c->mail_timeout != JKLG_UNSET ? c->mail_timeout
+                                         : JKLG_DEFAULT_MAIL_TIMEOUT;
+}
+
+static jklg_server_conf_t *conf_of(cmd_parms *cmd)
+{
+    jklg_server_conf_t *c = jklg_conf(cmd->server);
+
+    c->used = 1;
+    return c;
+}
+
+static const char *set_public_url(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_uri_t uri;
+    char *url = apr_pstrdup(cmd->pool, arg);
+    apr_size_t len = strlen(url);
+
+    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.hostname
+        || !uri.scheme || (strcmp(uri.scheme, "https")
+                           && strcmp(uri.scheme, "http"))
+        || uri.query || uri.fragment) {
+        return apr_psprintf(cmd->pool, "JKLGPublicURL: '%s' is not an "
+                            "absolute http(s) URL, use e.g. "
+                            "https://travel.example.com", arg);
+    }
+    while (len > 0 && url[len - 1] == '/') {
+        url[--len] = '\0';
+    }
+    conf_of(cmd)->public_url = url;
+    return NULL;
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_off_t size;
+
+    if (jklg_parse_size(arg, &size) != APR_SUCCESS
+        || size > 64 * 1024 * 1024) {
+        return apr_psprintf(cmd->pool, "JKLGMaxBody: '%s' is not a size "
+                            "between 1 and 64m, use e.g. 65536, 64k, 1m",
+                            arg);
+    }
+    conf_of(cmd)->max_body = size;
+    return NULL;
+}
+
+static const char *add_allow_origin(cmd_parms *cmd, void *dc, const char *arg)
+{
+    jklg_server_conf_t *c = conf_of(cmd);
+    apr_uri_t uri;
+
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.scheme
+        || !uri.hostname || (uri.path && strcmp(uri.path, ""))
+        || strchr(arg, '*')) {
+        return apr_psprintf(cmd->pool, "JKLGAllowOrigin: '%s' is not an "
+                            "origin, use scheme://host[:port] without a path, "
+                            "e.g. https://www.travel.example", arg);
+    }
+    if (!c->allow_origins) {
+        c->allow_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->allow_origins, const char *) = arg;
+    return NULL;
+}
+
+static const char *set_mail_from(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *addr = jklg_mail_address(cmd->pool, arg);
+
+    if (!addr || !jklg_email_normalize(cmd->pool, addr)
+        || strpbrk(arg, "\r\n")) {
+        return apr_psprintf(cmd->pool, "JKLGMailFrom: '%s' has no valid "
+                            "address, use e.g. \"JKLG Travel "
+                            "<noreply@travel.example>\"", arg);
+    }
+    conf_of(cmd)->mail_from = arg;
+    return NULL;
+}
+
+static const char *set_mail_smtp(cmd_parms *cmd, void *dc, int argc,
+                                 char *const argv[])
+{
+    jklg_server_conf_t *c = conf_of(cmd);
+    const char *err;
+
+    if ((argc != 1 && argc != 3)
+        || (strncmp(argv[0], "smtp://", 7) && strncmp(argv[0], "smtps://", 8))) {
+        return "JKLGMailSMTP: use JKLGMailSMTP smtp://host:587 [user "
+               "password] (STARTTLS when offered) or smtps://host:465 [user "
+               "password]; password may be file:/path or env:NAME";
+    }
+    c->smtp_url = argv[0];
+    c->smtp_user = argc == 3 ? argv[1] : NULL;
+    c->smtp_password = NULL;
+    if (argc == 3 && jklg_resolve_secret(cmd->pool, argv[2], &c->smtp_password,
+                                         &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JKLGMailSMTP: password: %s", err);
+    }
+    return NULL;
+}
+
+static const char *set_path(cmd_parms *cmd, const char *name,
+                            const char *arg, const char **field)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t info;
+
+    if (!path || apr_stat(&info, path, APR_FINFO_TYPE, cmd->pool)
+                 != APR_SUCCESS || info.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an existing "
+                            "directory", name, arg);
+    }
+    *field = path;
+    return NULL;
+}
+
+static const char *set_mail_spool(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return set_path(cmd, "JKLGMailSpool", arg, &conf_of(cmd)->mail_spool);
+}
+
+static const char *set_mail_templates(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    return set_path(cmd, "JKLGMailTemplates", arg,
+                    &conf_of(cmd)->mail_templates);
+}
+
+static const char *set_mail_threads(cmd_parms *cmd, void *dc, const char *arg)
+{
+    long n;
+
+    if (jklg_parse_int(arg, 1, MAIL_THREADS_MAX, &n) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JKLGMailThreads: '%s' is not a "
+                            "number between 1 and %d", arg, MAIL_THREADS_MAX);
+    }
+    conf_of(cmd)->mail_threads = (int)n;
+    return NULL;
+}
+
+static const char *set_mail_retry(cmd_parms *cmd, void *dc,
+                                  const char *attempts, const char *base)
+{
+    jklg_server_conf_t *c = conf_of(cmd);
+    long n;
+
+    if (jklg_parse_int(attempts, 1, MAIL_ATTEMPTS_MAX, &n) != APR_SUCCESS
+        || jklg_parse_duration(base, &c->mail_retry_base) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JKLGMailRetry: '%s %s' is not "
+                            "'attempts first-delay', use e.g. 8 30s "
+                            "(attempts 1..%d; the delay doubles each retry, "
+                            "at most 1h)", attempts, base, MAIL_ATTEMPTS_MAX);
+    }
+    c->mail_max_attempts = (int)n;
+    return NULL;
+}
+
+static const char *set_duration(cmd_parms *cmd, const char *name,
+                                const char *arg, apr_interval_time_t *field)
+{
+    if (jklg_parse_duration(arg, field) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration, use "
+                            "e.g. 30, 500ms, 30s, 5m", name, arg);
+    }
+    return NULL;
+}
+
+static const char *set_mail_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return set_duration(cmd, "JKLGMailTimeout", arg,
+                        &conf_of(cmd)->mail_timeout);
+}
+
+static const char *set_mail_sweep(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return set_duration(cmd, "JKLGMailSweepInterval", arg,
+                        &conf_of(cmd)->mail_sweep);
+}
+
+const command_rec jklg_directives[] = {
+    AP_INIT_TAKE1("JKLGPublicURL", set_public_url, NULL, RSRC_CONF,
+                  "Front-end base URL used in email links (required)"),
+    AP_INIT_TAKE1("JKLGMaxBody", set_max_body, NULL, RSRC_CONF,
+                  "Largest JSON request body accepted (default 64k)"),
+    AP_INIT_ITERATE("JKLGAllowOrigin", add_allow_origin, NULL, RSRC_CONF,
+                    "Origins allowed to call the API from a browser (CORS)"),
+    AP_INIT_TAKE1("JKLGMailFrom", set_mail_from, NULL, RSRC_CONF,
+                  "Sender of every email, \"Name <address>\" (required)"),
+    AP_INIT_TAKE_ARGV("JKLGMailSMTP", set_mail_smtp, NULL, RSRC_CONF,
+                      "smtp:// or smtps:// URL [user password]"),
+    AP_INIT_TAKE1("JKLGMailSpool", set_mail_spool, NULL, RSRC_CONF,
+                  "Directory for .eml files when no SMTP is configured"),
+    AP_INIT_TAKE1("JKLGMailTemplates", set_mail_templates, NULL, RSRC_CONF,
+                  "Directory whose files override built-in templates"),
+    AP_INIT_TAKE1("JKLGMailThreads", set_mail_threads, NULL, RSRC_CONF,
+                  "Mail threads per child process (default 2)"),
+    AP_INIT_TAKE2("JKLGMailRetry", set_mail_retry, NULL, RSRC_CONF,
+                  "Delivery attempts and first retry delay (default 8 30s)"),
+    AP_INIT_TAKE1("JKLGMailTimeout", set_mail_timeout, NULL, RSRC_CONF,
+                  "SMTP timeout per message (default 30s)"),
+    AP_INIT_TAKE1("JKLGMailSweepInterval", set_mail_sweep, NULL, RSRC_CONF,
+                  "How often each child looks for due mail (default 30s)"),
+    {NULL}
+};
+
+static const char *vhost_name(apr_pool_t *p, const server_rec *s)
+{
+    return apr_psprintf(p, "%s:%u (%s:%u)",
+                        s->server_hostname ? s->server_hostname : "*",
+                        s->port, s->defn_name ? s->defn_name : "?",
+                        s->defn_line_number);
+}
+
+/* Derives the outbox settings once, so workers read a finished struct. */
+static void derive_outbox(apr_pool_t *p, jklg_server_conf_t *c)
+{
+    jklg_outbox_conf_t *o = apr_pcalloc(p, sizeof(*o));
+
+    o->from = c->mail_from;
+    o->public_url = c->public_url;
+    o->smtp.url = c->smtp_url;
+    o->smtp.user = c->smtp_user;
+    o->smtp.password = c->smtp_password;
+    o->smtp.timeout = jklg_conf_mail_timeout(c);
+    o->spool_dir = c->mail_spool;
+    o->templates_dir = c->mail_templates;
+    o->max_attempts = c->mail_max_attempts != JKLG_UNSET
+                      ? c->mail_max_attempts : JKLG_DEFAULT_MAIL_ATTEMPTS;
+    o->retry_base = c->mail_retry_base != JKLG_UNSET
+                    ? c->mail_retry_base : JKLG_DEFAULT_MAIL_RETRY;
+    o->retry_cap = JKLG_MAIL_RETRY_CAP;
+    c->outbox = o;
+}
+
+const char *jklg_conf_check(apr_pool_t *p, server_rec *s)
+{
+    jklg_server_conf_t *c = jklg_conf(s);
+    const char *missing = NULL;
+
+    if (!c->public_url) {
+        missing = "JKLGPublicURL (e.g. JKLGPublicURL https://travel.example)";
+    }
+    else if (!c->mail_from) {
+        missing = "JKLGMailFrom (e.g. JKLGMailFrom \"JKLG Travel "
+                  "<noreply@travel.example>\")";
+    }
+    else if (!c->smtp_url && !c->mail_spool) {
+        missing = "JKLGMailSMTP or JKLGMailSpool (where mail goes)";
+    }
+    if (missing) {
+        return apr_psprintf(p, "mod_jklg: virtual host %s uses JKLG "
+                            "directives but lacks %s", vhost_name(p, s),
+                            missing);
+    }
+    derive_outbox(p, c);
+    return NULL;
+}

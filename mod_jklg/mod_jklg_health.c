@@ -1,0 +1,40 @@
+/* GET /api/health: one pooled connection and one cheap query, so load
+ * balancers can poll it every second. Only the database decides 503: a
+ * mail outage must not take the server out of rotation. */
+#include <httpd.h>
+#include <http_protocol.h>
+#include "jklg_json.h"
+#include "mod_jklg.h"
+
+int jklg_health_get(jklg_req_t *req)
+{
+    request_rec *r = req->r;
+    int backlogged = 0;
+    const char *err;
+    json_t *body;
+    int up = jklg_req_db(req);
+
+    if (up && jklg_outbox_backlogged(&req->db, r->pool, &backlogged, &err)
+              != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JKLGNO(00301)
+                      "health: %s", err);
+        up = 0;
+    }
+    if (!up) {
+        body = jklg_json_error(r->pool, "unavailable",
+                               "The database is unreachable.", NULL);
+        json_object_set_new(body, "status", json_string("unavailable"));
+        json_object_set_new(body, "checks",
+                            json_pack("{s:s}", "database", "unavailable"));
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return jklg_reply(req, HTTP_SERVICE_UNAVAILABLE, body);
+    }
+    body = json_pack("{s:s, s:{s:s, s:s, s:s}, s:s}",
+                     "status", "ok",
+                     "checks",
+                     "database", "ok",
+                     "mail", backlogged ? "delayed" : "ok",
+                     "stripe", "not_configured",
+                     "version", JKLG_VERSION);
+    return jklg_reply(req, HTTP_OK, jklg_json_own(r->pool, body));
+}

@@ -1,0 +1,300 @@
+/* The content handler: routing, the staff gate, CORS, reading JSON bodies
+ * within JKLGMaxBody, and writing JSON and error envelopes. */
+#include <string.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+#include "jklg_json.h"
+#include "mod_jklg.h"
+
+#define ADMIN_PREFIX "/api/admin/"
+#define RETRY_AFTER_DB "5"
+#define PREFLIGHT_MAX_AGE "600"
+
+static jklg_router_t *router;
+
+void jklg_routes_init(apr_pool_t *p)
+{
+    router = jklg_router_create(p);
+    for (const jklg_endpoint_t *e = jklg_endpoints; e->pattern; e++) {
+        jklg_router_add(router, e->method, e->pattern, e);
+    }
+}
+
+int jklg_reply(jklg_req_t *req, int status, json_t *body)
+{
+    request_rec *r = req->r;
+
+    r->status = status;
+    if (status == HTTP_NO_CONTENT || !body) {
+        return OK;
+    }
+    ap_set_content_type(r, "application/json; charset=utf-8");
+    ap_rputs(jklg_json_dump(r->pool, body), r);
+    return OK;
+}
+
+int jklg_reply_error(jklg_req_t *req, int status, const char *code,
+                     const char *message, json_t *fields)
+{
+    if (status == HTTP_UNAUTHORIZED) {
+        apr_table_setn(req->r->err_headers_out, "WWW-Authenticate", "Bearer");
+    }
+    return jklg_reply(req, status,
+                      jklg_json_error(req->r->pool, code, message, fields));
+}
+
+int jklg_reply_db_error(jklg_req_t *req, apr_status_t rv, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00101)
+                  "database: %s", err);
+    if (rv == APR_ECONNRESET) {
+        return jklg_reply_unavailable(req);
+    }
+    return jklg_reply_error(req, HTTP_INTERNAL_SERVER_ERROR, "internal",
+                            "An internal error occurred.", NULL);
+}
+
+int jklg_req_db(jklg_req_t *req)
+{
+    ap_dbd_t *dbd = ap_dbd_acquire(req->r);
+    const char *err;
+
+    if (!dbd) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00102)
+                      "no database connection (see mod_dbd's messages)");
+        return 0;
+    }
+    req->db.driver = dbd->driver;
+    req->db.handle = dbd->handle;
+    req->db.prepared = dbd->prepared;
+    req->db.pool = dbd->pool;
+    if (jklg_db_ensure_prepared(&req->db, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00103)
+                      "database: %s", err);
+        return 0;
+    }
+    return 1;
+}
+
+int jklg_reply_unavailable(jklg_req_t *req)
+{
+    apr_table_setn(req->r->err_headers_out, "Retry-After", RETRY_AFTER_DB);
+    return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                            "The service is temporarily unavailable, "
+                            "please retry shortly.", NULL);
+}
+
+static const char *allowed_origin(jklg_req_t *req)
+{
+    const char *origin = apr_table_get(req->r->headers_in, "Origin");
+    apr_array_header_t *list = req->conf->allow_origins;
+
+    if (!origin || !list) {
+        return NULL;
+    }
+    for (int i = 0; i < list->nelts; i++) {
+        if (!strcasecmp(origin, APR_ARRAY_IDX(list, i, const char *))) {
+            return origin;
+        }
+    }
+    return NULL;
+}
+
+static void add_cors_headers(jklg_req_t *req)
+{
+    const char *origin = allowed_origin(req);
+
+    apr_table_mergen(req->r->err_headers_out, "Vary", "Origin");
+    if (origin) {
+        apr_table_setn(req->r->err_headers_out,
+                       "Access-Control-Allow-Origin", origin);
+        apr_table_setn(req->r->err_headers_out,
+                       "Access-Control-Expose-Headers", "Retry-After");
+    }
+}
+
+/* OPTIONS: a CORS preflight when it asks for a method, else plain Allow. */
+static int answer_options(jklg_req_t *req, int allowed)
+{
+    request_rec *r = req->r;
+    const char *methods = apr_pstrcat(r->pool,
+                                      jklg_methods_string(r->pool, allowed),
+                                      ", OPTIONS", NULL);
+
+    apr_table_setn(r->err_headers_out, "Allow", methods);
+    if (allowed_origin(req)
+        && apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
+        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Methods",
+                       methods);
+        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type");
+        apr_table_setn(r->err_headers_out, "Access-Control-Max-Age",
+                       PREFLIGHT_MAX_AGE);
+    }
+    return jklg_reply(req, HTTP_NO_CONTENT, NULL);
+}
+
+static int is_json_content_type(const char *ct)
+{
+    apr_size_t n = sizeof("application/json") - 1;
+
+    return ct && !strncasecmp(ct, "application/json", n)
+           && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static int refuse_too_large(jklg_req_t *req, apr_off_t limit)
+{
+    /* The rest of the body stays unread: the connection cannot be reused. */
+    req->r->connection->keepalive = AP_CONN_CLOSE;
+    return jklg_reply_error(req, HTTP_REQUEST_ENTITY_TOO_LARGE,
+                            "payload_too_large",
+                            apr_psprintf(req->r->pool, "The request body is "
+                                         "larger than %" APR_OFF_T_FMT
+                                         " bytes.", limit), NULL);
+}
+
+/* The readers below return 1 to go on, or answer the client and return 0. */
+
+/* Reads at most limit bytes; Content-Length is checked before reading and
+ * chunked bodies while reading, so nothing over the limit is buffered. */
+static int read_body(jklg_req_t *req, char **buf, apr_size_t *len)
+{
+    request_rec *r = req->r;
+    apr_off_t limit = jklg_conf_max_body(req->conf);
+    apr_size_t total = 0;
+    long n;
+    int rc;
+
+    *len = 0;
+    rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
+    if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE || r->remaining > limit) {
+        refuse_too_large(req, limit);
+        return 0;
+    }
+    if (rc != OK) {
+        jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json",
+                         "The request body could not be read.", NULL);
+        return 0;
+    }
+    *buf = apr_palloc(r->pool, limit + 1);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, *buf + total,
+                                        limit + 1 - total)) > 0) {
+            total += n;
+            if ((apr_off_t)total > limit) {
+                refuse_too_large(req, limit);
+                return 0;
+            }
+        }
+        if (n < 0) {
+            jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json",
+                             "The request body could not be read.", NULL);
+            return 0;
+        }
+    }
+    (*buf)[total] = '\0';
+    *len = total;
+    return 1;
+}
+
+static int has_body(request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    return apr_table_get(r->headers_in, "Transfer-Encoding")
+           || (cl && strcmp(cl, "0"));
+}
+
+static int read_json_body(jklg_req_t *req)
+{
+    request_rec *r = req->r;
+    const char *why;
+    char *buf = NULL;
+    apr_size_t len;
+
+    if (has_body(r)
+        && !is_json_content_type(apr_table_get(r->headers_in,
+                                               "Content-Type"))) {
+        jklg_reply_error(req, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                         "unsupported_media_type",
+                         "Send the body as application/json.", NULL);
+        return 0;
+    }
+    if (!read_body(req, &buf, &len)) {
+        return 0;
+    }
+    req->body = jklg_json_parse_object(r->pool, buf, len, &why);
+    if (!req->body) {
+        jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json", why, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+static int dispatch(jklg_req_t *req)
+{
+    request_rec *r = req->r;
+    int method = jklg_method_bit(r->method);
+    const jklg_endpoint_t *endpoint;
+    jklg_match_t m;
+    int rc;
+
+
+    /* A forgotten Require in <Location /api/admin> must fail closed. */
+    if (!strncmp(r->uri, ADMIN_PREFIX, sizeof(ADMIN_PREFIX) - 1) && !r->user
+        && method != JKLG_OPTIONS) {
+        return jklg_reply_error(req, HTTP_FORBIDDEN, "forbidden",
+                                "Staff authentication is required.", NULL);
+    }
+    jklg_router_match(router, method, r->uri, r->pool, &m);
+    if (!m.allowed) {
+        return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
+                                "No such resource.", NULL);
+    }
+    if (method == JKLG_OPTIONS) {
+        return answer_options(req, m.allowed);
+    }
+    if (!m.target) {
+        apr_table_setn(r->err_headers_out, "Allow",
+                       jklg_methods_string(r->pool, m.allowed));
+        return jklg_reply_error(req, HTTP_METHOD_NOT_ALLOWED,
+                                "method_not_allowed",
+                                apr_psprintf(r->pool, "%s is not allowed "
+                                             "here.", r->method), NULL);
+    }
+    endpoint = m.target;
+    req->params = m.params;
+    if (endpoint->flags & JKLG_BODY) {
+        if (!read_json_body(req)) {
+            return OK;
+        }
+    }
+    else if ((rc = ap_discard_request_body(r)) != OK) {
+        return rc;
+    }
+    return endpoint->handler(req);
+}
+
+int jklg_handler(request_rec *r)
+{
+    jklg_req_t req;
+
+    if (!r->handler || strcmp(r->handler, "jklg")) {
+        return DECLINED;
+    }
+    memset(&req, 0, sizeof(req));
+    req.r = r;
+    req.conf = jklg_conf(r->server);
+    if (!req.conf->outbox) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, JKLGNO(00104)
+                      "SetHandler jklg in a virtual host without JKLG "
+                      "directives (JKLGPublicURL, JKLGMailFrom, ...)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    add_cors_headers(&req);
+    return dispatch(&req);
+}

@@ -1,0 +1,5 @@
+"""The HTTP suite's fixtures live in harness/: a private PostgreSQL cluster
+(fixtures_pg), the SMTP stand-in and Apache with the module (fixtures_httpd).
+Run from this directory: /usr/bin/python3 -m pytest."""
+
+pytest_plugins = ["harness.fixtures_pg", "harness.fixtures_httpd"]

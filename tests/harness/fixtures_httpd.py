@@ -1,0 +1,120 @@
+"""pytest fixtures: the SMTP stand-in, Apache with the module (against the
+`pg` cluster), and a per-test check of the error log."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from harness.httpd import Httpd, free_port
+from harness.smtp import SmtpStandin
+
+STAFF = ("staff", "staff-password")
+MAX_BODY = 4096
+
+JKLG_CONF = """\
+JKLGPublicURL https://travel.test/
+JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
+JKLGMailSMTP smtp://127.0.0.1:{smtp_port}
+JKLGMailTemplates "{templates}"
+JKLGMailRetry 6 1s
+JKLGMailTimeout 5s
+JKLGMailSweepInterval 1s
+JKLGMaxBody {max_body}
+JKLGAllowOrigin https://www.travel.test https://admin.travel.test
+"""
+
+# A second port whose /api/admin has no authentication at all: the module
+# itself must refuse staff routes there (fail closed).
+NO_AUTH_VHOST = """\
+Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+    <Location /api/admin>
+        AuthType None
+        Require all granted
+    </Location>
+</VirtualHost>
+"""
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="jklg-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    standin = SmtpStandin(free_port())
+    standin.start()
+    yield standin
+    standin.release.set()
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def server(pg, smtp, workdir):
+    base = workdir / "httpd"
+    base.mkdir()
+    templates = base / "templates"
+    templates.mkdir()
+    no_auth_port = free_port()
+    httpd = Httpd(base, pg.dbd_params(), staff=STAFF,
+                  jklg=JKLG_CONF.format(smtp_port=smtp.port,
+                                        templates=templates,
+                                        max_body=MAX_BODY),
+                  extra=NO_AUTH_VHOST.format(port=no_auth_port))
+    httpd.templates = templates
+    httpd.no_auth_url = f"http://127.0.0.1:{no_auth_port}"
+    httpd.start()
+    yield httpd
+    httpd.stop()
+
+
+@pytest.fixture
+def allow_errors():
+    """Regexes of error-log lines this test provokes on purpose."""
+    return []
+
+
+@pytest.fixture(autouse=True)
+def error_log_clean(request, allow_errors):
+    """Fails a test that made the server log an unexpected error."""
+    if "server" not in request.fixturenames:
+        yield
+        return
+    httpd = request.getfixturevalue("server")
+    httpd.mark_log()
+    yield
+    errors = httpd.new_errors(allow_errors)
+    assert not errors, "unexpected errors in the error log:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def db(pg):
+    conn = psycopg2.connect(pg.url())
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def staff():
+    return STAFF
+
+
+@pytest.fixture
+def mail(smtp):
+    """The SMTP stand-in, emptied and accepting, for one test."""
+    if not smtp.running:
+        smtp.start()
+    smtp.reset()
+    yield smtp
+    smtp.release.set()
+    if not smtp.running:
+        smtp.start()
+    smtp.mode = "accept"

@@ -1,0 +1,224 @@
+"""Debian's apache2 with the freshly built module, a generated config and a
+free loopback port, for the test suite and for `make run`."""
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MODULE = REPO_ROOT / "build" / "mod_jklg.so"
+APACHE = "/usr/sbin/apache2"
+MODULES_DIR = "/usr/lib/apache2/modules"
+CHILD_USER = "www-data"     # when started as root
+START_TIMEOUT = 30
+
+BASE_MODULES = ["mpm_event", "authz_core", "authn_core", "authn_file",
+                "auth_basic", "authz_user", "dbd"]
+
+CONF_TEMPLATE = """\
+ServerRoot "{base}"
+PidFile "{base}/httpd.pid"
+DefaultRuntimeDir "{base}/run"
+Mutex file:{base}/run default
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+{user_group}
+{load_modules}
+LoadModule jklg_module "{module}"
+
+ErrorLog "{base}/error.log"
+LogLevel warn jklg:info
+LogFormat "%h %u \\"%r\\" %>s %b %Dus" short
+CustomLog "{base}/access.log" short
+
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 16
+MaxRequestWorkers 64
+KeepAliveTimeout 5
+Timeout 30
+
+DBDriver pgsql
+DBDParams "{dbd_params}"
+DBDMin 0
+DBDKeep 4
+DBDMax 16
+DBDExptime 60
+
+{jklg}
+
+<Location /api>
+    SetHandler jklg
+</Location>
+<Location /api/admin>
+    AuthType Basic
+    AuthName "JKLG staff"
+    AuthBasicProvider file
+    AuthUserFile "{base}/staff.htpasswd"
+    # CORS preflights carry no credentials; the module answers them.
+    <RequireAny>
+        Require method OPTIONS
+        Require valid-user
+    </RequireAny>
+</Location>
+{extra}
+"""
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_root():
+    return os.geteuid() == 0
+
+
+class HttpdError(RuntimeError):
+    pass
+
+
+class Httpd:
+    """jklg: the JKLG* directives (text); extra: more config at the end."""
+
+    def __init__(self, base_dir, dbd_params, jklg, extra="", port=None,
+                 staff=("staff", "staff-password")):
+        self.base = Path(base_dir).resolve()
+        self.port = port or free_port()
+        self.dbd_params = dbd_params
+        self.jklg = jklg
+        self.extra = extra
+        self.staff = staff
+        self.conf_file = self.base / "httpd.conf"
+        self.error_log = self.base / "error.log"
+        self._log_mark = 0
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def child_writable(self, path):
+        """Make path a directory the server's children can write."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if _as_root():
+            pw = pwd.getpwnam(CHILD_USER)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        return path
+
+    def write_config(self):
+        (self.base / "run").mkdir(parents=True, exist_ok=True)
+        self._write_htpasswd()
+        user_group = (f"User {CHILD_USER}\nGroup {CHILD_USER}"
+                      if _as_root() else "")
+        load = "\n".join(f"LoadModule {m}_module {MODULES_DIR}/mod_{m}.so"
+                         for m in BASE_MODULES)
+        self.conf_file.write_text(CONF_TEMPLATE.format(
+            base=self.base, port=self.port, user_group=user_group,
+            load_modules=load, module=MODULE, dbd_params=self.dbd_params,
+            jklg=self.jklg, extra=self.extra))
+
+    def _write_htpasswd(self):
+        user, password = self.staff
+        out = subprocess.run(["htpasswd", "-nbB", user, password],
+                             check=True, capture_output=True, text=True)
+        path = self.base / "staff.htpasswd"
+        path.write_text(out.stdout)
+        os.chmod(path, 0o644)
+
+    def _apache(self, *args, check=False):
+        return subprocess.run([APACHE, "-d", str(self.base), "-f",
+                               str(self.conf_file), *args],
+                              capture_output=True, text=True,
+                              env={"PATH": os.environ.get("PATH", ""),
+                                   "LANG": "C"})
+
+    def start(self):
+        """Starts the server; HttpdError with its messages when it refuses."""
+        if not MODULE.exists():
+            raise HttpdError(f"{MODULE} is not built (run make)")
+        self.write_config()
+        self.mark_log()
+        res = self._apache("-k", "start")
+        if res.returncode != 0 or not self._wait_listening():
+            raise HttpdError(f"apache2 did not start (rc={res.returncode})\n"
+                             f"{res.stdout}{res.stderr}{self.new_log()}")
+
+    def run_foreground(self):
+        """For `make run`: apache2 -X-less foreground, until interrupted."""
+        self.write_config()
+        return subprocess.Popen([APACHE, "-d", str(self.base), "-f",
+                                 str(self.conf_file), "-DFOREGROUND"])
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.5):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def pid(self):
+        try:
+            return int((self.base / "httpd.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self):
+        pid = self.pid()
+        if not pid:
+            return
+        self._apache("-k", "stop")
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+    def graceful(self):
+        self.mark_log()
+        self._apache("-k", "graceful")
+        time.sleep(1)
+
+    def config_test(self):
+        """apache2 -t: (returncode, output)."""
+        self.write_config()
+        res = self._apache("-t")
+        return res.returncode, res.stdout + res.stderr
+
+    # Error log inspection: tests look only at what was written since
+    # their mark.
+    def mark_log(self):
+        self._log_mark = (self.error_log.stat().st_size
+                          if self.error_log.exists() else 0)
+
+    def new_log(self):
+        if not self.error_log.exists():
+            return ""
+        with open(self.error_log, "rb") as f:
+            f.seek(self._log_mark)
+            return f.read().decode("utf-8", "replace")
+
+    def new_errors(self, allowed=()):
+        """Lines at level error or worse since the mark, less `allowed`
+        (regexes)."""
+        lines = []
+        for line in self.new_log().splitlines():
+            if not re.search(r"\[[a-z_]*:(error|crit|alert|emerg)\]", line):
+                continue
+            if any(re.search(a, line) for a in allowed):
+                continue
+            lines.append(line)
+        return lines
