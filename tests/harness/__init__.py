@@ -1,0 +1,1 @@
+"""Test harness for mod_jklg: private PostgreSQL cluster and pytest fixtures."""
