@@ -119,7 +119,7 @@ static json_t *batch_recipients(apr_pool_t *p, json_t *list, json_t *fields)
         return NULL;
     }
     json_array_foreach(list, i, item) {
-        const char *key = apr_psprintf(p, "recipients[%zu]", i);
+        const char *key = apr_psprintf(p, "recipients[%" APR_SIZE_T_FMT "]", i);
         json_t *bad = json_object();
         const char *email = jklg_email_normalize(p, jklg_json_str(item,
                                                                   "email"));

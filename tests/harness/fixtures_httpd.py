@@ -19,7 +19,7 @@ JKLGPublicURL https://travel.test/
 JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
 JKLGMailSMTP smtp://127.0.0.1:{smtp_port}
 JKLGMailTemplates "{templates}"
-JKLGMailRetry 6 1s
+JKLGMailRetry 5 500ms
 JKLGMailTimeout 5s
 JKLGMailSweepInterval 1s
 JKLGMaxBody {max_body}

@@ -41,6 +41,8 @@ StartServers 2
 ServerLimit 4
 ThreadsPerChild 16
 MaxRequestWorkers 64
+MinSpareThreads 8
+MaxSpareThreads 32
 KeepAliveTimeout 5
 Timeout 30
 
