@@ -37,4 +37,16 @@ const char *jklg_template_expand(apr_pool_t *p, const char *tmpl,
 /* HTML-escapes & < > " ' . */
 const char *jklg_html_escape(apr_pool_t *p, const char *s);
 
+/* The built-in templates, one entry per NAME.PART file of mod_jklg/templates
+ * (part: "subject", "txt" or "html"), ending with an all-NULL entry.
+ * Generated into build/jklg_templates_builtin.c by scripts/embed_templates.sh. */
+typedef struct {
+    const char *name;
+    const char *part;
+    const char *data;
+    apr_size_t len;
+} jklg_template_builtin_t;
+
+extern const jklg_template_builtin_t jklg_templates_builtin[];
+
 #endif
