@@ -252,3 +252,14 @@ def test_status_counts_match_the_outbox(server, staff, mail, db):
     mail.stop()
     resp = requests.get(f"{server.url}/api/admin/email/status", auth=staff)
     assert resp.status_code == 200 and resp.json()["reachable"] is False
+
+
+def test_graceful_restart_loses_no_mail(server, staff, mail, db):
+    mail.stop()
+    row_id = send_test(server, staff, "graceful@jklg.test")
+    wait_row(db, row_id, lambda r: r[1] >= 1)
+    server.graceful()               # children join their mail threads
+    assert requests.get(f"{server.url}/api/health").status_code == 200
+    mail.start()
+    assert len(mail.wait_for("graceful@jklg.test")) == 1
+    assert wait_row(db, row_id, lambda r: r[0] == "sent")[0] == "sent"

@@ -1,0 +1,113 @@
+"""Configuration mistakes stop Apache at startup with a message that names
+the directive (and the virtual host) and says what to write instead."""
+
+import pytest
+
+from harness.httpd import Httpd, HttpdError
+
+DBD = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1"
+GOOD = """\
+JKLGPublicURL https://travel.test
+JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
+JKLGMailSpool "{spool}"
+"""
+
+
+@pytest.fixture
+def make_httpd(tmp_path):
+    tmp_path.chmod(0o755)
+    started = []
+
+    def make(jklg, extra=""):
+        httpd = Httpd(tmp_path, DBD, jklg.format(spool=tmp_path), extra=extra)
+        started.append(httpd)
+        return httpd
+    yield make
+    for httpd in started:
+        httpd.stop()
+
+
+@pytest.mark.parametrize("directive, message", [
+    ("JKLGMaxBody 7x", "JKLGMaxBody: '7x' is not a size"),
+    ("JKLGMaxBody 0", "JKLGMaxBody: '0' is not a size"),
+    ("JKLGPublicURL ftp://travel.test", "JKLGPublicURL: 'ftp://travel.test' is not an absolute http(s) URL"),
+    ("JKLGPublicURL travel.test", "is not an absolute http(s) URL"),
+    ("JKLGMailFrom nobody", "JKLGMailFrom: 'nobody' has no valid address"),
+    ("JKLGMailSMTP http://mail.test", "JKLGMailSMTP: use JKLGMailSMTP smtp://"),
+    ("JKLGMailSMTP smtp://mail.test user", "JKLGMailSMTP: use JKLGMailSMTP smtp://"),
+    ("JKLGMailSMTP smtp://mail.test user env:JKLG_TEST_UNSET_VARIABLE",
+     "JKLGMailSMTP: password: environment variable JKLG_TEST_UNSET_VARIABLE is not set"),
+    ("JKLGMailSMTP smtp://mail.test user file:/nonexistent/secret",
+     "JKLGMailSMTP: password: cannot open /nonexistent/secret"),
+    ("JKLGMailSpool /nonexistent/spool", "JKLGMailSpool: '/nonexistent/spool' is not an existing directory"),
+    ("JKLGMailTemplates /nonexistent/t", "JKLGMailTemplates: '/nonexistent/t' is not an existing directory"),
+    ("JKLGMailThreads 0", "JKLGMailThreads: '0' is not a number between 1 and 64"),
+    ("JKLGMailRetry 0 30s", "JKLGMailRetry: '0 30s' is not 'attempts first-delay'"),
+    ("JKLGMailRetry 8 soon", "JKLGMailRetry: '8 soon' is not 'attempts first-delay'"),
+    ("JKLGMailTimeout 5x", "JKLGMailTimeout: '5x' is not a duration"),
+    ("JKLGMailSweepInterval -1", "JKLGMailSweepInterval: '-1' is not a duration"),
+    ("JKLGAllowOrigin https://travel.test/app", "JKLGAllowOrigin: 'https://travel.test/app' is not an origin"),
+    ("JKLGAllowOrigin *", "JKLGAllowOrigin: '*' is not an origin"),
+])
+def test_bad_value_is_refused_with_the_fix(make_httpd, directive, message):
+    rc, out = make_httpd(GOOD + directive + "\n").config_test()
+    assert rc != 0
+    assert message in out, out
+
+
+def test_secret_value_never_echoed(make_httpd, tmp_path):
+    rc, out = make_httpd(GOOD + "JKLGMailSMTP smtp://mail.test user s3cr3t-PASS x\n"
+                         ).config_test()
+    assert rc != 0 and "s3cr3t-PASS" not in out
+
+
+@pytest.mark.parametrize("jklg, missing", [
+    ('JKLGMailFrom "A <a@jklg.test>"\nJKLGMailSpool "{spool}"\n', "JKLGPublicURL"),
+    ('JKLGPublicURL https://travel.test\nJKLGMailSpool "{spool}"\n', "JKLGMailFrom"),
+    ('JKLGPublicURL https://travel.test\nJKLGMailFrom "A <a@jklg.test>"\n',
+     "JKLGMailSMTP or JKLGMailSpool"),
+])
+def test_missing_required_directive_stops_startup(make_httpd, jklg, missing):
+    httpd = make_httpd(jklg)
+    with pytest.raises(HttpdError) as failure:
+        httpd.start()
+    text = str(failure.value)
+    assert f"lacks {missing}" in text, text
+    assert "virtual host 127.0.0.1" in text       # names the vhost
+
+
+def test_vhost_value_checked_and_main_settings_inherited(make_httpd, free_port_pair):
+    port = free_port_pair
+    vhost = (f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+             f"    ServerName booking.travel.test\n"
+             f"    JKLGPublicURL ftp-less.invalid\n</VirtualHost>\n")
+    rc, out = make_httpd(GOOD, extra=vhost).config_test()
+    assert rc != 0 and "JKLGPublicURL" in out
+    # A vhost that only inherits the main server's settings is complete.
+    vhost = (f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+             f"    ServerName booking.travel.test\n</VirtualHost>\n")
+    httpd = make_httpd(GOOD, extra=vhost)
+    httpd.start()
+
+
+def test_vhost_without_required_directive_is_named(make_httpd, free_port_pair):
+    port = free_port_pair
+    # The main server does not use the module; the vhost does, partially.
+    vhost = (f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+             f"    ServerName booking.travel.test\n"
+             f"    JKLGPublicURL https://travel.test\n</VirtualHost>\n")
+    httpd = make_httpd("", extra=vhost)
+    with pytest.raises(HttpdError) as failure:
+        httpd.start()
+    text = str(failure.value)
+    assert "virtual host booking.travel.test" in text and "lacks JKLGMailFrom" in text
+
+
+def test_module_loaded_but_unused_starts(make_httpd):
+    make_httpd("").start()
+
+
+@pytest.fixture
+def free_port_pair():
+    from harness.httpd import free_port
+    return free_port()
