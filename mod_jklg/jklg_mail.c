@@ -726,7 +726,9 @@ static apr_status_t attach_message(smtp_job_t *job,
     headers = message_headers(p, msg);
     push(headers, "Content-Type: multipart/alternative");
     for (i = 0; i < headers->nelts; i++) {
-        if (!slist_add(&job->headers, APR_ARRAY_IDX(headers, i, const char *))) {
+        const char *h = APR_ARRAY_IDX(headers, i, const char *);
+
+        if (!slist_add(&job->headers, h)) {
             *err = "out of memory";
             return APR_ENOMEM;
         }

@@ -162,7 +162,7 @@ const char *jklg_template_expand(apr_pool_t *p, const char *tmpl,
     const char *start = tmpl, *c = tmpl;
 
     while ((c = strstr(c, "{{")) != NULL) {
-        const char *name, *value;
+        const char *name, *key, *value;
         apr_size_t name_len, len;
 
         len = parse_placeholder(c, &name, &name_len);
@@ -173,8 +173,8 @@ const char *jklg_template_expand(apr_pool_t *p, const char *tmpl,
             continue;
         }
         push_piece(pieces, apr_pstrmemdup(p, start, (apr_size_t)(c - start)));
-        value = value_text(p, json_object_get(vars,
-                                              apr_pstrmemdup(p, name, name_len)));
+        key = apr_pstrmemdup(p, name, name_len);
+        value = value_text(p, json_object_get(vars, key));
         /* Values are pieces of the output, never scanned again: a value
          * holding "{{x}}" stays as typed. */
         push_piece(pieces, escape_html ? jklg_html_escape(p, value) : value);
