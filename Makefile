@@ -97,8 +97,8 @@ migrate:
 install: $(MODULE)
 	$(APXS) -i -n jklg $(MODULE)
 	install -m 644 conf/jklg.load /etc/apache2/mods-available/jklg.load
-	install -m 644 conf/jklg.conf /etc/apache2/mods-available/jklg.conf.example
-	@echo "Installed. Enable with: a2enmod dbd jklg && systemctl restart apache2"
+	install -m 644 conf/jklg.conf /etc/apache2/sites-available/jklg.conf
+	@echo "Installed. Edit /etc/apache2/sites-available/jklg.conf, then: a2enmod jklg && a2ensite jklg && systemctl reload apache2"
 
 bench: deps
 	@$(MAKE) --no-print-directory $(MODULE)

@@ -58,7 +58,10 @@ apr_interval_time_t jklg_outbox_backoff(int attempt, apr_interval_time_t base,
 {
     apr_interval_time_t delay = base;
 
-    for (int i = 1; i < attempt && delay < cap; i++) {
+    for (int i = 1; i < attempt; i++) {
+        if (delay > cap / 2) {
+            return cap;     /* doubling would pass the cap (or overflow) */
+        }
         delay *= 2;
     }
     return delay < cap ? delay : cap;
@@ -73,7 +76,7 @@ static const char *interval_sql(apr_pool_t *p, apr_interval_time_t t)
 /* "JKLG Travel <noreply@jklg.example>" -> "JKLG Travel". */
 static const char *display_name(apr_pool_t *p, const char *from)
 {
-    const char *lt = strchr(from, '<');
+    const char *lt = strrchr(from, '<');   /* the name may contain one */
     const char *end = lt;
 
     if (!lt) {

@@ -69,11 +69,16 @@ void jklg_router_add(jklg_router_t *router, int method, const char *pattern,
                      const void *target)
 {
     const char *segments[MAX_SEGMENTS];
-    route_t *route = apr_array_push(router->routes);
+    int n = split_path(router->pool, pattern, segments);
+    route_t *route;
 
+    if (n < 0) {
+        return;     /* a malformed pattern in the route table never matches */
+    }
+    route = apr_array_push(router->routes);
     route->method = method;
     route->target = target;
-    route->nsegments = split_path(router->pool, pattern, segments);
+    route->nsegments = n;
     route->segments = apr_pmemdup(router->pool, segments,
                                   sizeof(segments[0]) * route->nsegments);
 }
