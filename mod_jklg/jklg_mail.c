@@ -614,9 +614,14 @@ static CURLcode set_connection_options(smtp_job_t *job,
         || (rc = curl_easy_setopt(c, CURLOPT_HEADERDATA, job))) {
         return rc;
     }
-    /* smtp:// upgrades with STARTTLS when the server offers it. */
+    /* smtp:// upgrades with STARTTLS when the server offers it; with
+     * credentials it must, or someone stripping the offer from the
+     * greeting would read the password. */
     if (!implicit_tls
-        && (rc = curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY))) {
+        && (rc = curl_easy_setopt(c, CURLOPT_USE_SSL,
+                                  smtp->user && *smtp->user
+                                  ? (long)CURLUSESSL_ALL
+                                  : (long)CURLUSESSL_TRY))) {
         return rc;
     }
     if (login && smtp->user && *smtp->user) {

@@ -182,8 +182,8 @@ static apr_status_t send_message(apr_pool_t *p, const jklg_outbox_conf_t *conf,
 
 static apr_status_t render_and_send(apr_pool_t *p,
                                     const jklg_outbox_conf_t *conf,
-                                    const char **row, jklg_mail_msg_t *msg,
-                                    const char **why)
+                                    const char *id, const char **row,
+                                    jklg_mail_msg_t *msg, const char **why)
 {
     jklg_rendered_t rendered;
     apr_status_t rv;
@@ -199,7 +199,10 @@ static apr_status_t render_and_send(apr_pool_t *p,
     msg->subject = rendered.subject;
     msg->text = rendered.text;
     msg->html = rendered.html;
-    msg->message_id = jklg_mail_new_message_id(p, conf->from);
+    /* One Message-ID per outbox row: should an unclear failure (a timeout
+     * after DATA) lead to a second delivery, it is recognisably the same. */
+    msg->message_id = apr_pstrcat(p, "<", id, strrchr(jklg_mail_address(
+                                  p, conf->from), '@'), ">", NULL);
     return send_message(p, conf, msg, why);
 }
 
@@ -251,7 +254,8 @@ apr_status_t jklg_outbox_deliver(jklg_db_t *db, apr_pool_t *p,
         return rv;
     }
     row = claimed.rows[0];  /* claim_token, template, recipient, data, n */
-    if (render_and_send(p, conf, row, &msg, &result->error) != APR_SUCCESS) {
+    if (render_and_send(p, conf, id, row, &msg, &result->error)
+        != APR_SUCCESS) {
         if (!result->error) {
             result->error = "delivery failed";
         }

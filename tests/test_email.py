@@ -61,7 +61,7 @@ def test_test_email_arrives_as_multipart_alternative(server, staff, mail, db):
     status, attempts, last_error, data, message_id = wait_row(
         db, row_id, lambda r: r[0] == "sent")
     assert (status, attempts, last_error, data) == ("sent", 1, None, None)
-    assert message_id == msg["Message-ID"]
+    assert message_id == msg["Message-ID"] == f"<{row_id}@jklg.test>"
 
 
 def test_request_never_waits_on_smtp(server, staff, mail):
