@@ -285,9 +285,11 @@ const command_rec jklg_directives[] = {
 
 static const char *vhost_name(apr_pool_t *p, const server_rec *s)
 {
-    return apr_psprintf(p, "%s:%u (%s:%u)",
-                        s->server_hostname ? s->server_hostname : "*",
-                        s->port, s->defn_name ? s->defn_name : "?",
+    const char *port = s->port ? apr_psprintf(p, ":%u", s->port) : "";
+
+    return apr_psprintf(p, "%s%s (%s:%u)",
+                        s->server_hostname ? s->server_hostname : "*", port,
+                        s->defn_name ? s->defn_name : "?",
                         s->defn_line_number);
 }
 

@@ -7,6 +7,7 @@ freshly built module, mail written to the spool var/mail, and a staff user
 for /api/admin. Ctrl-C stops everything it started."""
 
 import argparse
+import hashlib
 import os
 import secrets
 import signal
@@ -40,14 +41,21 @@ def searchable_by_others(path):
 
 
 def state_dir():
+    """var/ in the checkout. Under a private home (/root), PostgreSQL and
+    Apache's children (other users) could not enter it: then var/ is a
+    symlink to a directory under /var/tmp, so var/mail etc. still work."""
     var = REPO / "var"
-    if os.geteuid() != 0 or searchable_by_others(REPO):
-        return var
-    # Cloned under a private home (/root): PostgreSQL and Apache's children
-    # run as other users and could not enter it.
-    fallback = Path("/var/tmp") / f"jklg-run-{abs(hash(str(REPO))) % 10**8}"
-    print(f"note: {REPO} is private to root; keeping state in {fallback}")
-    return fallback
+    if os.geteuid() != 0 or searchable_by_others(REPO) or var.is_symlink():
+        return var.resolve()
+    digest = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
+    elsewhere = Path("/var/tmp") / f"jklg-run-{digest}"
+    elsewhere.mkdir(parents=True, exist_ok=True)
+    if var.exists():
+        sys.exit(f"make run: {REPO} is private to root, so var/ must move to "
+                 f"{elsewhere}: remove {var} and run again")
+    var.symlink_to(elsewhere)
+    print(f"note: {REPO} is private to root; var/ -> {elsewhere}")
+    return elsewhere
 
 
 def staff_password(var):

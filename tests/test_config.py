@@ -3,7 +3,7 @@ the directive (and the virtual host) and says what to write instead."""
 
 import pytest
 
-from harness.httpd import Httpd, HttpdError
+from harness.httpd import REPO_ROOT, Httpd, HttpdError
 
 DBD = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1"
 GOOD = """\
@@ -111,3 +111,12 @@ def test_module_loaded_but_unused_starts(make_httpd):
 def free_port_pair():
     from harness.httpd import free_port
     return free_port()
+
+
+def test_shipped_example_vhost_is_valid(make_httpd):
+    example = REPO_ROOT / "conf" / "jklg.conf"
+    httpd = make_httpd("", extra=f'Include "{example}"\n')
+    rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
+    assert rc == 0, out
+    rc, out = httpd.config_test()
+    assert rc != 0 and "JKLG_SMTP_PASSWORD is not set" in out

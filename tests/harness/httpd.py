@@ -135,12 +135,12 @@ class Httpd:
         path.write_text(out.stdout)
         os.chmod(path, 0o644)
 
-    def _apache(self, *args, check=False):
+    def _apache(self, *args, env=None):
         return subprocess.run([APACHE, "-d", str(self.base), "-f",
                                str(self.conf_file), *args],
                               capture_output=True, text=True,
                               env={"PATH": os.environ.get("PATH", ""),
-                                   "LANG": "C"})
+                                   "LANG": "C", **(env or {})})
 
     def start(self):
         """Starts the server; HttpdError with its messages when it refuses."""
@@ -194,10 +194,10 @@ class Httpd:
         self._apache("-k", "graceful")
         time.sleep(1)
 
-    def config_test(self):
+    def config_test(self, env=None):
         """apache2 -t: (returncode, output)."""
         self.write_config()
-        res = self._apache("-t")
+        res = self._apache("-t", env=env)
         return res.returncode, res.stdout + res.stderr
 
     # Error log inspection: tests look only at what was written since
