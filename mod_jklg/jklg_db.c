@@ -1,3 +1,4 @@
+#include <poll.h>
 #include <string.h>
 #include <libpq-fe.h>
 #include <apr_strings.h>
@@ -36,12 +37,37 @@ static apr_status_t prepare_all(jklg_db_t *db, const char **err)
     return APR_SUCCESS;
 }
 
-apr_status_t jklg_db_ensure_prepared(jklg_db_t *db, const char **err)
+/* An idle connection has nothing to read unless its server is going away
+ * (a FATAL message on shutdown, then EOF). libpq only notices when the next
+ * query fails; poll notices now, without a round trip. */
+static int idle_connection_dead(PGconn *conn)
 {
+    struct pollfd pfd;
+
+    pfd.fd = PQsocket(conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (pfd.fd < 0 || PQstatus(conn) != CONNECTION_OK) {
+        return 1;
+    }
+    return poll(&pfd, 1, 0) > 0;
+}
+
+apr_status_t jklg_db_ready(jklg_db_t *db, const char **err)
+{
+    PGconn *conn = apr_dbd_native_handle(db->driver, db->handle);
     int *seen = NULL;
-    int pid = backend_pid(db);
+    int pid;
     apr_status_t rv;
 
+    if (conn && idle_connection_dead(conn)) {
+        PQreset(conn);
+        if (PQstatus(conn) != CONNECTION_OK) {
+            *err = "the database server cannot be reached";
+            return APR_ECONNRESET;
+        }
+    }
+    pid = backend_pid(db);
     apr_pool_userdata_get((void **)&seen, BACKEND_PID_KEY, db->pool);
     if (!seen) {
         /* First sight: mod_dbd prepared the statements when it opened it. */

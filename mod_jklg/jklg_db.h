@@ -32,11 +32,15 @@ typedef struct {
     const char ***rows;
 } jklg_rows_t;
 
-/* mod_dbd's check may have replaced the server session under a pooled
- * connection (libpq's PQreset after a restart), losing its prepared
- * statements. Compares the backend pid with the one we saw last and
- * prepares every statement again when it changed. Cheap: no round trip. */
-apr_status_t jklg_db_ensure_prepared(jklg_db_t *db, const char **err);
+/* Makes a pooled connection fit for use, without a round trip when it is:
+ * - an idle connection whose server went away (restart) is reconnected
+ *   now, instead of failing the next query;
+ * - a connection whose server session changed (our reconnect, or libpq's
+ *   PQreset inside mod_dbd's check) has lost its prepared statements, and
+ *   mod_dbd does not prepare them again: compares the backend pid with the
+ *   one seen last and prepares every statement again when it changed.
+ * APR_ECONNRESET when the server cannot be reached. */
+apr_status_t jklg_db_ready(jklg_db_t *db, const char **err);
 
 /* Runs a labelled statement (SELECT, or DML with RETURNING, or plain DML:
  * then nrows is 0) and reads every row into p. Returns APR_ECONNRESET when

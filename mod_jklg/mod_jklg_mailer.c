@@ -53,7 +53,7 @@ static int open_db(apr_pool_t *p, server_rec *s, ap_dbd_t **dbd,
     db->handle = (*dbd)->handle;
     db->prepared = (*dbd)->prepared;
     db->pool = (*dbd)->pool;
-    if (jklg_db_ensure_prepared(db, &err) != APR_SUCCESS) {
+    if (jklg_db_ready(db, &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00202)
                      "mail: %s", err);
         ap_dbd_close(s, *dbd);

@@ -72,7 +72,7 @@ int jklg_req_db(jklg_req_t *req)
     req->db.handle = dbd->handle;
     req->db.prepared = dbd->prepared;
     req->db.pool = dbd->pool;
-    if (jklg_db_ensure_prepared(&req->db, &err) != APR_SUCCESS) {
+    if (jklg_db_ready(&req->db, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00103)
                       "database: %s", err);
         return 0;
