@@ -10,12 +10,12 @@ CC       ?= gcc
 PORT     ?= 8080
 VERSION  := 0.1.0
 
-LIBS_PC   = jansson libsodium libcurl libpq
+LIBS_PC   = jansson libsodium libcurl libpq libcrypt
 APU_INC   = $(shell apu-1-config --includes)
 APR_INC   = $(shell apr-1-config --includes --cppflags)
 HTTPD_INC = -I$(shell $(APXS) -q INCLUDEDIR)
 PC_CFLAGS = $(shell pkg-config --cflags $(LIBS_PC))
-PC_LIBS   = $(shell pkg-config --libs $(LIBS_PC))
+PC_LIBS   = $(shell pkg-config --libs $(LIBS_PC)) -lcrack
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 SANITIZE ?=

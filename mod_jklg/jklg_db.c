@@ -20,8 +20,8 @@ static int connection_lost(const jklg_db_t *db)
 
 static apr_status_t prepare_all(jklg_db_t *db, const char **err)
 {
-    for (int i = 0; jklg_statement_sets[i]; i++) {
-        for (const jklg_statement_t *s = jklg_statement_sets[i]; s->label;
+    for (int i = 0; db->statements[i]; i++) {
+        for (const jklg_statement_t *s = db->statements[i]; s->label;
              s++) {
             apr_dbd_prepared_t *stmt = NULL;
 

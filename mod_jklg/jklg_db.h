@@ -13,12 +13,11 @@ typedef struct {
     const char *sql;      /* apr_dbd placeholders: %s, cast in SQL */
 } jklg_statement_t;
 
-/* Every statement the module prepares: NULL-terminated list of
- * {NULL, NULL}-terminated arrays, one per core file (jklg_statements.c). */
-extern const jklg_statement_t *const jklg_statement_sets[];
-
-/* The fields of mod_dbd's ap_dbd_t that the core needs. */
+/* The fields of mod_dbd's ap_dbd_t that the core needs, and the
+ * statements prepared on such connections: a NULL-terminated list of
+ * {NULL, NULL}-terminated arrays. */
 typedef struct {
+    const jklg_statement_t *const *statements;
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
     apr_hash_t *prepared;

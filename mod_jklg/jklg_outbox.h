@@ -12,6 +12,9 @@
 #include "jklg_db.h"
 #include "jklg_mail.h"
 
+/* The outbox's statements, for the module's list. */
+extern const jklg_statement_t jklg_outbox_statements[];
+
 typedef struct {
     const char *from;               /* JKLGMailFrom */
     const char *public_url;         /* JKLGPublicURL, for template links */

@@ -26,6 +26,12 @@ static void prepare_statements(server_rec *s)
     }
 }
 
+static int jklg_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp)
+{
+    return jklg_ratelimit_pre_config(pconf);
+}
+
 /* Runs before mod_dbd's post_config, which hands each server's statements
  * to its connection group. */
 static int jklg_post_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -48,6 +54,9 @@ static int jklg_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         prepare_statements(sp);
         used = 1;
     }
+    if (jklg_ratelimit_post_config(pconf, ptemp, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     jklg_routes_init(pconf);
     if (used && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JKLGNO(00106)
@@ -58,6 +67,7 @@ static int jklg_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void jklg_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    jklg_ratelimit_child_init(pchild, s);
     /* Once per process, before any thread uses them. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (sodium_init() < 0) {
@@ -66,6 +76,7 @@ static void jklg_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     json_object_seed(0);
+    jklg_auth_child_init(pchild, s);
     jklg_mailer_child_init(pchild, s);
 }
 
@@ -74,6 +85,7 @@ static void jklg_register_hooks(apr_pool_t *p)
     static const char *const before_dbd[] = {"mod_dbd.c", NULL};
     static const char *const after_dbd[] = {"mod_dbd.c", NULL};
 
+    ap_hook_pre_config(jklg_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(jklg_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(jklg_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(jklg_handler, NULL, NULL, APR_HOOK_MIDDLE);

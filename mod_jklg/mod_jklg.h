@@ -7,8 +7,10 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <jansson.h>
-#include "jklg_db.h"
+#include "jklg_db.h"     /* apr_dbd.h must come before mod_dbd.h */
+#include <mod_dbd.h>
 #include "jklg_outbox.h"
+#include "jklg_password.h"
 #include "jklg_router.h"
 
 #ifndef JKLG_MODULE_RECORD
@@ -37,6 +39,12 @@ typedef struct {
     apr_interval_time_t mail_retry_base;
     apr_interval_time_t mail_timeout;
     apr_interval_time_t mail_sweep;
+    apr_array_header_t *jwt_keys;   /* jklg_jwt_key_t; the first signs */
+    apr_interval_time_t token_lifetime;
+    int password_min;
+    int pwhash_level;               /* jklg_pwhash_level_t or JKLG_UNSET */
+    int pwhash_concurrency;
+    struct jklg_ratelimits_t *ratelimits;  /* NULL: defaults */
     jklg_outbox_conf_t *outbox;     /* derived in post_config */
 } jklg_server_conf_t;
 
@@ -48,6 +56,8 @@ typedef struct {
 #define JKLG_DEFAULT_MAIL_TIMEOUT  apr_time_from_sec(30)
 #define JKLG_DEFAULT_MAIL_SWEEP    apr_time_from_sec(30)
 #define JKLG_MAIL_RETRY_CAP        apr_time_from_sec(3600)
+#define JKLG_DEFAULT_TOKEN_LIFETIME apr_time_from_sec(7 * 86400)
+#define JKLG_DEFAULT_PASSWORD_MIN  10
 
 extern const command_rec jklg_directives[];
 void *jklg_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -57,6 +67,11 @@ apr_off_t jklg_conf_max_body(const jklg_server_conf_t *c);
 int jklg_conf_mail_threads(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_mail_sweep(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_mail_timeout(const jklg_server_conf_t *c);
+apr_interval_time_t jklg_conf_token_lifetime(const jklg_server_conf_t *c);
+int jklg_conf_password_min(const jklg_server_conf_t *c);
+jklg_pwhash_level_t jklg_conf_pwhash_level(const jklg_server_conf_t *c);
+/* JKLGPasswordHashConcurrency, default the number of CPUs. */
+int jklg_conf_pwhash_concurrency(const jklg_server_conf_t *c);
 /* Refuses a server whose configuration is incomplete; NULL when fine. */
 const char *jklg_conf_check(apr_pool_t *p, server_rec *s);
 
@@ -67,6 +82,8 @@ typedef struct {
     apr_table_t *params;            /* {id} segments of the route */
     json_t *body;                   /* parsed JSON object, or NULL */
     jklg_db_t db;                   /* valid after jklg_req_db() */
+    const char *customer_id;        /* after jklg_req_auth() */
+    const char *session_id;
 } jklg_req_t;
 
 typedef int (*jklg_handler_fn)(jklg_req_t *req);
@@ -81,6 +98,12 @@ typedef struct {
     jklg_handler_fn handler;
     unsigned flags;
 } jklg_endpoint_t;
+
+/* mod_jklg_statements.c: every statement, prepared through mod_dbd. */
+extern const jklg_statement_t *const jklg_statement_sets[];
+extern const jklg_statement_t jklg_customer_statements[];
+/* Fills db from mod_dbd's connection. */
+void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
 
 /* mod_jklg_routes.c */
 extern const jklg_endpoint_t jklg_endpoints[];
@@ -104,10 +127,84 @@ void jklg_mailer_child_init(apr_pool_t *pchild, server_rec *s);
 /* Hands a queued outbox row to this child's mail threads. Never blocks. */
 void jklg_mailer_push(server_rec *s, const char *id);
 
+/* mod_jklg_ratelimit.c: JKLGRateLimit, JKLGRateLimitCache, counters. */
+const char *jklg_ratelimit_set(cmd_parms *cmd, void *dc, const char *name,
+                               const char *count, const char *window);
+const char *jklg_ratelimit_set_cache(cmd_parms *cmd, void *dc,
+                                     const char *arg);
+struct jklg_ratelimits_t *jklg_ratelimit_merge(apr_pool_t *p,
+                                               struct jklg_ratelimits_t *base,
+                                               struct jklg_ratelimits_t *add);
+int jklg_ratelimit_pre_config(apr_pool_t *pconf);
+int jklg_ratelimit_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
+                               server_rec *s);
+void jklg_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
+/* Counts one attempt of rule (a name from docs/customers.md) for key: 0
+ * when allowed, else the seconds until the window ends (Retry-After).
+ * Allows, with a warning, when the cache fails. */
+long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key);
+/* Keys: the client address (mod_remoteip aware; IPv6 per /64), the email
+ * trimmed and lowercased, and both. */
+const char *jklg_ratelimit_key_ip(request_rec *r);
+const char *jklg_ratelimit_key_email(apr_pool_t *p, const char *email);
+const char *jklg_ratelimit_key_ip_email(request_rec *r, const char *email);
+/* 429 rate_limited with Retry-After. */
+int jklg_reply_rate_limited(jklg_req_t *req, long retry_after);
+
+/* Writes a JSON text built elsewhere (by SQL) as the response body. */
+int jklg_reply_text(jklg_req_t *req, int status, const char *json);
+/* 422 validation_failed with fields. */
+int jklg_reply_invalid(jklg_req_t *req, json_t *fields);
+/* 429 rate_limited with Retry-After: 1 when rule's window for key is
+ * full (answered), else 0. */
+int jklg_rate_limited(jklg_req_t *req, const char *rule, const char *key);
+/* The request's query string as a table (NULL-safe). */
+apr_table_t *jklg_req_args(jklg_req_t *req);
+
+/* mod_jklg_auth.c */
+void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s);
+/* Verifies the bearer token's signature and claims: 1, or answers 401 and
+ * returns 0. Sets Cache-Control: no-store either way. */
+int jklg_req_auth(jklg_req_t *req);
+/* Runs an authenticated statement: args follow the session id and the
+ * customer id; its first column says whether the session is live. 1 with
+ * rows, or 0 after answering (401, 503, 500). */
+int jklg_auth_query(jklg_req_t *req, const char *label, int nargs,
+                    const char *const *args, jklg_rows_t *rows);
+/* Column col of the first row, or NULL. */
+const char *jklg_auth_value(const jklg_rows_t *rows, int col);
+int jklg_reply_unauthorized(jklg_req_t *req);
+/* Password hashing and checking within the per-process gate. A NULL hash
+ * spends a dummy verification (unknown emails cost the same). */
+apr_status_t jklg_auth_hash(jklg_req_t *req, const char *password,
+                            const char **hash);
+jklg_password_result_t jklg_auth_verify(jklg_req_t *req, const char *hash,
+                                        const char *password);
+
 /* Handlers. */
 int jklg_health_get(jklg_req_t *req);
 int jklg_email_test(jklg_req_t *req);
 int jklg_email_status(jklg_req_t *req);
 int jklg_email_batch(jklg_req_t *req);
+int jklg_customer_register(jklg_req_t *req);
+int jklg_customer_verify_email(jklg_req_t *req);
+int jklg_customer_resend(jklg_req_t *req);
+int jklg_customer_login(jklg_req_t *req);
+int jklg_customer_logout(jklg_req_t *req);
+int jklg_customer_forgot(jklg_req_t *req);
+int jklg_customer_reset(jklg_req_t *req);
+int jklg_me_get(jklg_req_t *req);
+int jklg_me_patch(jklg_req_t *req);
+int jklg_me_password(jklg_req_t *req);
+int jklg_me_sessions(jklg_req_t *req);
+int jklg_me_session_delete(jklg_req_t *req);
+int jklg_me_addresses(jklg_req_t *req);
+int jklg_me_address_create(jklg_req_t *req);
+int jklg_me_address_patch(jklg_req_t *req);
+int jklg_me_address_delete(jklg_req_t *req);
+int jklg_me_preferences(jklg_req_t *req);
+int jklg_me_preferences_put(jklg_req_t *req);
+int jklg_me_bookings(jklg_req_t *req);
+int jklg_me_booking(jklg_req_t *req);
 
 #endif

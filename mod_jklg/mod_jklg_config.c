@@ -5,6 +5,8 @@
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <http_core.h>
+#include <unistd.h>
+#include "jklg_jwt.h"
 #include "jklg_mail.h"
 #include "jklg_util.h"
 #include "mod_jklg.h"
@@ -22,6 +24,10 @@ void *jklg_create_server_conf(apr_pool_t *p, server_rec *s)
     c->mail_retry_base = JKLG_UNSET;
     c->mail_timeout = JKLG_UNSET;
     c->mail_sweep = JKLG_UNSET;
+    c->token_lifetime = JKLG_UNSET;
+    c->password_min = JKLG_UNSET;
+    c->pwhash_level = JKLG_UNSET;
+    c->pwhash_concurrency = JKLG_UNSET;
     return c;
 }
 
@@ -50,6 +56,13 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->mail_retry_base = PICK(mail_retry_base);
     c->mail_timeout = PICK(mail_timeout);
     c->mail_sweep = PICK(mail_sweep);
+    c->jwt_keys = PICK_PTR(jwt_keys);
+    c->token_lifetime = PICK(token_lifetime);
+    c->password_min = PICK(password_min);
+    c->pwhash_level = PICK(pwhash_level);
+    c->pwhash_concurrency = PICK(pwhash_concurrency);
+    c->ratelimits = jklg_ratelimit_merge(p, base->ratelimits,
+                                         add->ratelimits);
     return c;
 }
 
@@ -79,6 +92,35 @@ apr_interval_time_t jklg_conf_mail_timeout(const jklg_server_conf_t *c)
 {
     return c->mail_timeout != JKLG_UNSET ? c->mail_timeout
                                          : JKLG_DEFAULT_MAIL_TIMEOUT;
+}
+
+apr_interval_time_t jklg_conf_token_lifetime(const jklg_server_conf_t *c)
+{
+    return c->token_lifetime != JKLG_UNSET ? c->token_lifetime
+                                           : JKLG_DEFAULT_TOKEN_LIFETIME;
+}
+
+int jklg_conf_password_min(const jklg_server_conf_t *c)
+{
+    return c->password_min != JKLG_UNSET ? c->password_min
+                                         : JKLG_DEFAULT_PASSWORD_MIN;
+}
+
+jklg_pwhash_level_t jklg_conf_pwhash_level(const jklg_server_conf_t *c)
+{
+    return c->pwhash_level != JKLG_UNSET ? (jklg_pwhash_level_t)c->pwhash_level
+                                         : JKLG_PWHASH_INTERACTIVE;
+}
+
+int jklg_conf_pwhash_concurrency(const jklg_server_conf_t *c)
+{
+    long cpus;
+
+    if (c->pwhash_concurrency != JKLG_UNSET) {
+        return c->pwhash_concurrency;
+    }
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (int)cpus : 1;
 }
 
 static jklg_server_conf_t *conf_of(cmd_parms *cmd)
@@ -257,6 +299,89 @@ static const char *set_mail_sweep(cmd_parms *cmd, void *dc, const char *arg)
                         &conf_of(cmd)->mail_sweep);
 }
 
+/* JKLGJWTKey [kid] secret: repeatable, the first one signs. */
+static const char *add_jwt_key(cmd_parms *cmd, void *dc, const char *a1,
+                               const char *a2)
+{
+    jklg_server_conf_t *c = conf_of(cmd);
+    const char *spec = a2 ? a2 : a1;
+    const char *secret, *err;
+    jklg_jwt_key_t *key;
+
+    if (jklg_resolve_secret(cmd->pool, spec, &secret, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JKLGJWTKey: %s", err);
+    }
+    if (strlen(secret) < JKLG_JWT_KEY_MIN) {
+        return apr_psprintf(cmd->pool, "JKLGJWTKey: the secret must be at "
+                            "least %d bytes; generate one with "
+                            "'openssl rand -base64 48'", JKLG_JWT_KEY_MIN);
+    }
+    if (a2 && !*a1) {
+        return "JKLGJWTKey: the key id must not be empty";
+    }
+    if (!c->jwt_keys) {
+        c->jwt_keys = apr_array_make(cmd->pool, 2, sizeof(jklg_jwt_key_t));
+    }
+    for (int i = 0; a2 && i < c->jwt_keys->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(c->jwt_keys, i, jklg_jwt_key_t).kid, a1)) {
+            return apr_psprintf(cmd->pool, "JKLGJWTKey: key id '%s' is "
+                                "used twice", a1);
+        }
+    }
+    key = apr_array_push(c->jwt_keys);
+    key->key = (const unsigned char *)secret;
+    key->key_len = strlen(secret);
+    key->kid = a2 ? a1 : jklg_jwt_derive_kid(cmd->pool, key->key,
+                                              key->key_len);
+    return NULL;
+}
+
+static const char *set_token_lifetime(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    return set_duration(cmd, "JKLGTokenLifetime", arg,
+                        &conf_of(cmd)->token_lifetime);
+}
+
+static const char *set_password_min(cmd_parms *cmd, void *dc,
+                                    const char *arg)
+{
+    long n;
+
+    if (jklg_parse_int(arg, 8, 128, &n) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JKLGPasswordMinLength: '%s' is not "
+                            "a number between 8 and 128", arg);
+    }
+    conf_of(cmd)->password_min = (int)n;
+    return NULL;
+}
+
+static const char *set_password_hash(cmd_parms *cmd, void *dc,
+                                     const char *arg)
+{
+    jklg_pwhash_level_t level;
+
+    if (jklg_pwhash_level_parse(arg, &level) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JKLGPasswordHash: '%s' is not one of "
+                            "interactive, moderate, sensitive", arg);
+    }
+    conf_of(cmd)->pwhash_level = level;
+    return NULL;
+}
+
+static const char *set_password_concurrency(cmd_parms *cmd, void *dc,
+                                            const char *arg)
+{
+    long n;
+
+    if (jklg_parse_int(arg, 1, 256, &n) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "JKLGPasswordHashConcurrency: '%s' is "
+                            "not a number between 1 and 256", arg);
+    }
+    conf_of(cmd)->pwhash_concurrency = (int)n;
+    return NULL;
+}
+
 const command_rec jklg_directives[] = {
     AP_INIT_TAKE1("JKLGPublicURL", set_public_url, NULL, RSRC_CONF,
                   "Front-end base URL used in email links (required)"),
@@ -280,6 +405,24 @@ const command_rec jklg_directives[] = {
                   "SMTP timeout per message (default 30s)"),
     AP_INIT_TAKE1("JKLGMailSweepInterval", set_mail_sweep, NULL, RSRC_CONF,
                   "How often each child looks for due mail (default 30s)"),
+    AP_INIT_TAKE12("JKLGJWTKey", add_jwt_key, NULL, RSRC_CONF,
+                   "[kid] secret: signs (the first) and verifies access "
+                   "tokens (required, repeatable)"),
+    AP_INIT_TAKE1("JKLGTokenLifetime", set_token_lifetime, NULL, RSRC_CONF,
+                  "Access token and session lifetime (default 7d)"),
+    AP_INIT_TAKE1("JKLGPasswordMinLength", set_password_min, NULL, RSRC_CONF,
+                  "Shortest password accepted, in characters (default 10)"),
+    AP_INIT_TAKE1("JKLGPasswordHash", set_password_hash, NULL, RSRC_CONF,
+                  "argon2id cost: interactive, moderate or sensitive"),
+    AP_INIT_TAKE1("JKLGPasswordHashConcurrency", set_password_concurrency,
+                  NULL, RSRC_CONF,
+                  "Password hashes at once per process (default: CPUs)"),
+    AP_INIT_TAKE3("JKLGRateLimit", jklg_ratelimit_set, NULL, RSRC_CONF,
+                  "name count window: e.g. login 10 15m (see the docs for "
+                  "names and defaults)"),
+    AP_INIT_TAKE1("JKLGRateLimitCache", jklg_ratelimit_set_cache, NULL,
+                  RSRC_CONF, "provider[:args] of the shared rate limit "
+                  "cache, server-wide (default shmcb)"),
     {NULL}
 };
 
@@ -328,6 +471,10 @@ const char *jklg_conf_check(apr_pool_t *p, server_rec *s)
     }
     else if (!c->smtp_url && !c->mail_spool) {
         missing = "JKLGMailSMTP or JKLGMailSpool (where mail goes)";
+    }
+    else if (!c->jwt_keys) {
+        missing = "JKLGJWTKey (e.g. JKLGJWTKey k1 file:/etc/apache2/jklg-jwt.key "
+                  "with 32+ random bytes)";
     }
     if (missing) {
         return apr_psprintf(p, "mod_jklg: virtual host %s uses JKLG "

@@ -15,13 +15,6 @@
 #define BATCH_MAX 1000
 #define PROBE_TIMEOUT apr_time_from_sec(5)
 
-static int reply_invalid(jklg_req_t *req, json_t *fields)
-{
-    return jklg_reply_error(req, HTTP_UNPROCESSABLE_ENTITY,
-                            "validation_failed",
-                            "Some fields are invalid.", fields);
-}
-
 int jklg_email_test(jklg_req_t *req)
 {
     static const char *const allowed[] = {"to", NULL};
@@ -38,7 +31,7 @@ int jklg_email_test(jklg_req_t *req)
                             json_string("must be a valid email address"));
     }
     if (json_object_size(fields)) {
-        return reply_invalid(req, fields);
+        return jklg_reply_invalid(req, fields);
     }
     if (!jklg_req_db(req)) {
         return jklg_reply_unavailable(req);
@@ -179,7 +172,7 @@ int jklg_email_batch(jklg_req_t *req)
                                   json_object_get(req->body, "recipients"),
                                   fields);
     if (json_object_size(fields)) {
-        return reply_invalid(req, fields);
+        return jklg_reply_invalid(req, fields);
     }
     if (!jklg_req_db(req)) {
         return jklg_reply_unavailable(req);

@@ -49,10 +49,7 @@ static int open_db(apr_pool_t *p, server_rec *s, ap_dbd_t **dbd,
                      "mail: no database connection, will retry");
         return 0;
     }
-    db->driver = (*dbd)->driver;
-    db->handle = (*dbd)->handle;
-    db->prepared = (*dbd)->prepared;
-    db->pool = (*dbd)->pool;
+    jklg_db_from_dbd(db, *dbd);
     if (jklg_db_ready(db, &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00202)
                      "mail: %s", err);

@@ -7,6 +7,7 @@
 #include <http_request.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
+#include <util_script.h>
 #include "jklg_json.h"
 #include "mod_jklg.h"
 
@@ -35,6 +36,43 @@ int jklg_reply(jklg_req_t *req, int status, json_t *body)
     ap_set_content_type(r, "application/json; charset=utf-8");
     ap_rputs(jklg_json_dump(r->pool, body), r);
     return OK;
+}
+
+int jklg_reply_text(jklg_req_t *req, int status, const char *json)
+{
+    req->r->status = status;
+    ap_set_content_type(req->r, "application/json; charset=utf-8");
+    ap_rputs(json, req->r);
+    return OK;
+}
+
+int jklg_reply_invalid(jklg_req_t *req, json_t *fields)
+{
+    return jklg_reply_error(req, HTTP_UNPROCESSABLE_ENTITY,
+                            "validation_failed", "Some fields are invalid.",
+                            fields);
+}
+
+int jklg_rate_limited(jklg_req_t *req, const char *rule, const char *key)
+{
+    long wait = jklg_ratelimit_hit(req->r, rule, key);
+
+    if (wait <= 0) {
+        return 0;
+    }
+    apr_table_setn(req->r->err_headers_out, "Retry-After",
+                   apr_ltoa(req->r->pool, wait));
+    jklg_reply_error(req, HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                     "Too many requests, please retry later.", NULL);
+    return 1;
+}
+
+apr_table_t *jklg_req_args(jklg_req_t *req)
+{
+    apr_table_t *args = NULL;
+
+    ap_args_to_table(req->r, &args);
+    return args ? args : apr_table_make(req->r->pool, 1);
 }
 
 int jklg_reply_error(jklg_req_t *req, int status, const char *code,
@@ -68,10 +106,7 @@ int jklg_req_db(jklg_req_t *req)
                       "no database connection (see mod_dbd's messages)");
         return 0;
     }
-    req->db.driver = dbd->driver;
-    req->db.handle = dbd->handle;
-    req->db.prepared = dbd->prepared;
-    req->db.pool = dbd->pool;
+    jklg_db_from_dbd(&req->db, dbd);
     if (jklg_db_ready(&req->db, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00103)
                       "database: %s", err);

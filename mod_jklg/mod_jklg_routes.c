@@ -7,5 +7,28 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_POST, "/api/admin/email/test",    jklg_email_test,   JKLG_BODY},
     {JKLG_GET,  "/api/admin/email/status",  jklg_email_status, 0},
     {JKLG_POST, "/api/admin/email/batch",   jklg_email_batch,  JKLG_BODY},
+
+#define C "/api/customers"
+    {JKLG_POST,   C "/register",            jklg_customer_register, JKLG_BODY},
+    {JKLG_POST,   C "/verify-email",        jklg_customer_verify_email, JKLG_BODY},
+    {JKLG_POST,   C "/resend-verification", jklg_customer_resend,   JKLG_BODY},
+    {JKLG_POST,   C "/login",               jklg_customer_login,    JKLG_BODY},
+    {JKLG_POST,   C "/logout",              jklg_customer_logout,   0},
+    {JKLG_POST,   C "/forgot-password",     jklg_customer_forgot,   JKLG_BODY},
+    {JKLG_POST,   C "/reset-password",      jklg_customer_reset,    JKLG_BODY},
+    {JKLG_GET,    C "/me",                  jklg_me_get,            0},
+    {JKLG_PATCH,  C "/me",                  jklg_me_patch,          JKLG_BODY},
+    {JKLG_POST,   C "/me/password",         jklg_me_password,       JKLG_BODY},
+    {JKLG_GET,    C "/me/addresses",        jklg_me_addresses,      0},
+    {JKLG_POST,   C "/me/addresses",        jklg_me_address_create, JKLG_BODY},
+    {JKLG_PATCH,  C "/me/addresses/{id}",   jklg_me_address_patch,  JKLG_BODY},
+    {JKLG_DELETE, C "/me/addresses/{id}",   jklg_me_address_delete, 0},
+    {JKLG_GET,    C "/me/preferences",      jklg_me_preferences,    0},
+    {JKLG_PUT,    C "/me/preferences",      jklg_me_preferences_put, JKLG_BODY},
+    {JKLG_GET,    C "/me/bookings",         jklg_me_bookings,       0},
+    {JKLG_GET,    C "/me/bookings/{id}",    jklg_me_booking,        0},
+    {JKLG_GET,    C "/me/sessions",         jklg_me_sessions,       0},
+    {JKLG_DELETE, C "/me/sessions/{id}",    jklg_me_session_delete, 0},
+#undef C
     {0, NULL, NULL, 0}
 };

@@ -56,6 +56,7 @@ def main():
         smtp.start()
         httpd = Httpd(work / "httpd", pg.dbd_params(), staff=STAFF, jklg=(
             'JKLGPublicURL https://travel.test\n'
+            'JKLGJWTKey bench-key-0123456789abcdef0123456789\n'
             'JKLGMailFrom "JKLG Travel <noreply@jklg.test>"\n'
             f'JKLGMailSMTP smtp://127.0.0.1:{smtp.port}\n'))
         (work / "httpd").mkdir()

@@ -26,6 +26,7 @@ STAFF_USER = "staff"
 
 JKLG = """\
 JKLGPublicURL http://127.0.0.1:{port}
+JKLGJWTKey file:{jwt_key}
 JKLGMailFrom "JKLG Travel <noreply@jklg.localhost>"
 JKLGMailSpool "{spool}"
 JKLGMailSweepInterval 5s
@@ -58,6 +59,15 @@ def state_dir():
     return elsewhere
 
 
+def secret_file(path):
+    """A random JWT signing key, made once, readable by root only (Apache
+    reads its configuration as root)."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48) + "\n")
+        path.chmod(0o600)
+    return path
+
+
 def staff_password(var):
     path = var / "staff-password"
     if not path.exists():
@@ -84,7 +94,8 @@ def main():
                       staff=(STAFF_USER, staff_password(var)))
         (var / "httpd").mkdir(exist_ok=True)
         spool = httpd.child_writable(var / "mail")
-        httpd.jklg = JKLG.format(port=port, spool=spool)
+        httpd.jklg = JKLG.format(port=port, spool=spool,
+                                 jwt_key=secret_file(var / "jwt.key"))
         serve(httpd, pg, spool)
     finally:
         pg.stop()

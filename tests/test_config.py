@@ -8,6 +8,7 @@ from harness.httpd import REPO_ROOT, Httpd, HttpdError
 DBD = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1"
 GOOD = """\
 JKLGPublicURL https://travel.test
+JKLGJWTKey k1 0123456789abcdef0123456789abcdef
 JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
 JKLGMailSpool "{spool}"
 """
@@ -48,6 +49,13 @@ def make_httpd(tmp_path):
     ("JKLGMailSweepInterval -1", "JKLGMailSweepInterval: '-1' is not a duration"),
     ("JKLGAllowOrigin https://travel.test/app", "JKLGAllowOrigin: 'https://travel.test/app' is not an origin"),
     ("JKLGAllowOrigin *", "JKLGAllowOrigin: '*' is not an origin"),
+    ("JKLGJWTKey k9 too-short", "JKLGJWTKey: the secret must be at least 32 bytes"),
+    ("JKLGJWTKey k1 0123456789abcdef0123456789abcdefXX", "JKLGJWTKey: key id 'k1' is used twice"),
+    ("JKLGJWTKey env:JKLG_TEST_UNSET_VARIABLE", "JKLGJWTKey: environment variable JKLG_TEST_UNSET_VARIABLE is not set"),
+    ("JKLGTokenLifetime 7x", "JKLGTokenLifetime: '7x' is not a duration"),
+    ("JKLGPasswordMinLength 4", "JKLGPasswordMinLength: '4' is not a number between 8 and 128"),
+    ("JKLGPasswordHash fast", "JKLGPasswordHash: 'fast' is not one of interactive, moderate, sensitive"),
+    ("JKLGPasswordHashConcurrency 0", "JKLGPasswordHashConcurrency: '0' is not a number between 1 and 256"),
 ])
 def test_bad_value_is_refused_with_the_fix(make_httpd, directive, message):
     rc, out = make_httpd(GOOD + directive + "\n").config_test()
@@ -66,6 +74,8 @@ def test_secret_value_never_echoed(make_httpd, tmp_path):
     ('JKLGPublicURL https://travel.test\nJKLGMailSpool "{spool}"\n', "JKLGMailFrom"),
     ('JKLGPublicURL https://travel.test\nJKLGMailFrom "A <a@jklg.test>"\n',
      "JKLGMailSMTP or JKLGMailSpool"),
+    ('JKLGPublicURL https://travel.test\nJKLGMailFrom "A <a@jklg.test>"\n'
+     'JKLGMailSpool "{spool}"\n', "JKLGJWTKey"),
 ])
 def test_missing_required_directive_stops_startup(make_httpd, jklg, missing):
     httpd = make_httpd(jklg)
@@ -113,8 +123,12 @@ def free_port_pair():
     return free_port()
 
 
-def test_shipped_example_vhost_is_valid(make_httpd):
-    example = REPO_ROOT / "conf" / "jklg.conf"
+def test_shipped_example_vhost_is_valid(make_httpd, tmp_path):
+    key = tmp_path / "jwt.key"
+    key.write_text("k" * 48 + "\n")
+    example = tmp_path / "example.conf"
+    example.write_text((REPO_ROOT / "conf" / "jklg.conf").read_text()
+                       .replace("/etc/apache2/jklg-jwt-2026.key", str(key)))
     httpd = make_httpd("", extra=f'Include "{example}"\n')
     rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
     assert rc == 0, out

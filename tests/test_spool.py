@@ -13,6 +13,7 @@ from harness.httpd import Httpd
 
 JKLG = """\
 JKLGPublicURL http://127.0.0.1:8080
+JKLGJWTKey spool-key-0123456789abcdef0123456789
 JKLGMailFrom "Spool Travel <mail@spool.test>"
 JKLGMailSpool "{spool}"
 JKLGMailSweepInterval 1s

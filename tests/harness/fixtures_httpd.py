@@ -14,8 +14,14 @@ from harness.smtp import SmtpStandin
 STAFF = ("staff", "staff-password")
 MAX_BODY = 4096
 
+JWT_KEYS = {"k2": "second-test-signing-key-0123456789abcdefghij",
+            "k1": "first-test-signing-key-0123456789abcdefghijk"}
+
 JKLG_CONF = """\
 JKLGPublicURL https://travel.test/
+JKLGJWTKey k2 {jwt_k2}
+JKLGJWTKey k1 {jwt_k1}
+JKLGPasswordHashConcurrency 2
 JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
 JKLGMailSMTP smtp://127.0.0.1:{smtp_port}
 JKLGMailTemplates "{templates}"
@@ -24,6 +30,14 @@ JKLGMailTimeout 5s
 JKLGMailSweepInterval 1s
 JKLGMaxBody {max_body}
 JKLGAllowOrigin https://www.travel.test https://admin.travel.test
+"""
+
+# Clients on loopback may name the client address (mod_remoteip), so tests
+# can act from many addresses, as customers behind a proxy would.
+REMOTE_IP = """\
+LoadModule remoteip_module /usr/lib/apache2/modules/mod_remoteip.so
+RemoteIPHeader X-Forwarded-For
+RemoteIPInternalProxy 127.0.0.1
 """
 
 # A second port whose /api/admin has no authentication at all: the module
@@ -65,10 +79,14 @@ def server(pg, smtp, workdir):
     no_auth_port = free_port()
     httpd = Httpd(base, pg.dbd_params(), staff=STAFF,
                   jklg=JKLG_CONF.format(smtp_port=smtp.port,
+                                        jwt_k2=JWT_KEYS["k2"],
+                                        jwt_k1=JWT_KEYS["k1"],
                                         templates=templates,
                                         max_body=MAX_BODY),
-                  extra=NO_AUTH_VHOST.format(port=no_auth_port))
+                  extra=REMOTE_IP + NO_AUTH_VHOST.format(port=no_auth_port))
     httpd.templates = templates
+    httpd.jwt_keys = JWT_KEYS
+    httpd.issuer = "https://travel.test"
     httpd.no_auth_url = f"http://127.0.0.1:{no_auth_port}"
     httpd.start()
     yield httpd

@@ -19,7 +19,7 @@ CHILD_USER = "www-data"     # when started as root
 START_TIMEOUT = 30
 
 BASE_MODULES = ["mpm_event", "authz_core", "authn_core", "authn_file",
-                "auth_basic", "authz_user", "dbd"]
+                "auth_basic", "authz_user", "dbd", "socache_shmcb"]
 
 CONF_TEMPLATE = """\
 ServerRoot "{base}"

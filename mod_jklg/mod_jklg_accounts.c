@@ -1,0 +1,401 @@
+/* Unauthenticated account flows: register, verify-email, resend, login,
+ * forgot and reset password; and logout. Answers never tell whether an
+ * email has an account. One-time tokens leave here only inside emails. */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include "jklg_json.h"
+#include "jklg_jwt.h"
+#include "jklg_token.h"
+#include "jklg_validate.h"
+#include "mod_jklg.h"
+
+#define SENT_MESSAGE "Check your inbox: we sent you an email with the next step."
+#define USER_AGENT_MAX 512
+
+static const char *client_ip(jklg_req_t *req)
+{
+    return req->r->useragent_ip;
+}
+
+static void push_all(jklg_req_t *req, const jklg_rows_t *rows)
+{
+    for (int i = 0; i < rows->nrows; i++) {
+        jklg_mailer_push(req->r->server, rows->rows[i][0]);
+    }
+}
+
+static int reply_sent(jklg_req_t *req)
+{
+    return jklg_reply(req, HTTP_ACCEPTED, jklg_json_own(req->r->pool,
+                      json_pack("{s:s}", "message", SENT_MESSAGE)));
+}
+
+static int reply_invalid_token(jklg_req_t *req)
+{
+    return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_token",
+                            "This link is invalid or has expired.", NULL);
+}
+
+/* Runs an unauthenticated statement; 0 after answering a database error. */
+static int run(jklg_req_t *req, const char *label, int nargs,
+               const char *const *args, jklg_rows_t *rows)
+{
+    const char *err;
+    apr_status_t rv;
+
+    if (!jklg_req_db(req)) {
+        jklg_reply_unavailable(req);
+        return 0;
+    }
+    rv = jklg_db_query(&req->db, req->r->pool, label, nargs, args, rows, &err);
+    if (rv != APR_SUCCESS) {
+        jklg_reply_db_error(req, rv, err);
+        return 0;
+    }
+    return 1;
+}
+
+static const char *front_url(jklg_req_t *req, const char *path)
+{
+    return apr_pstrcat(req->r->pool, req->conf->public_url, path, NULL);
+}
+
+/* A new token and its hash, or 0 after answering. */
+static int new_token(jklg_req_t *req, const char **token, const char **hash)
+{
+    *token = jklg_token_new(req->r->pool);
+    if (jklg_token_hash(req->r->pool, *token, hash) != APR_SUCCESS) {
+        jklg_reply_error(req, HTTP_INTERNAL_SERVER_ERROR, "internal",
+                         "An internal error occurred.", NULL);
+        return 0;
+    }
+    return 1;
+}
+
+static void check_new_password(jklg_req_t *req, jklg_check_t *c,
+                               const char *key, const char *password,
+                               const char *email)
+{
+    const char *why;
+
+    if (password) {
+        why = jklg_password_policy(req->r->pool, password, email ? email : "",
+                                   jklg_conf_password_min(req->conf));
+        if (why) {
+            jklg_check_fail(c, key, why);
+        }
+    }
+}
+
+int jklg_customer_register(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"email", "password", "first_name",
+                                          "last_name", "phone", NULL};
+    jklg_check_t c;
+    const char *email, *password, *first, *last, *phone, *hash, *token;
+    const char *token_hash;
+    jklg_rows_t rows;
+
+    jklg_check_init(&c, req->r->pool, req->body, allowed);
+    email = jklg_check_email(&c, "email", JKLG_REQUIRED);
+    password = jklg_check_raw(&c, "password", JKLG_REQUIRED);
+    first = jklg_check_text(&c, "first_name", JKLG_REQUIRED, 1, 100);
+    last = jklg_check_text(&c, "last_name", JKLG_REQUIRED, 1, 100);
+    phone = jklg_check_phone(&c, "phone", JKLG_NULLABLE);
+    check_new_password(req, &c, "password", password, email);
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    if (jklg_rate_limited(req, "register_ip", client_ip(req))
+        || jklg_rate_limited(req, "register_email", email)) {
+        return OK;
+    }
+    /* Hashed for known emails too: both answers cost the same. */
+    if (jklg_auth_hash(req, password, &hash) != APR_SUCCESS) {
+        return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                "The service is busy, please retry.", NULL);
+    }
+    if (!new_token(req, &token, &token_hash)) {
+        return OK;
+    }
+    {
+        const char *args[] = {
+            email, email, hash, first, last, phone, token_hash,
+            apr_pstrcat(req->r->pool, front_url(req, "/verify-email?token="),
+                        token, NULL),
+            email, front_url(req, "/login"), front_url(req, "/forgot-password")
+        };
+        if (!run(req, "jklg_c_register", 11, args, &rows)) {
+            return OK;
+        }
+    }
+    push_all(req, &rows);
+    return reply_sent(req);
+}
+
+/* The token member as its hash, or 0 after answering. */
+static int token_hash_of(jklg_req_t *req, jklg_check_t *c,
+                         const char **hash)
+{
+    const char *token = jklg_check_raw(c, "token", JKLG_REQUIRED);
+
+    if (!token) {
+        return 1;   /* reported in fields */
+    }
+    if (jklg_token_hash(req->r->pool, token, hash) != APR_SUCCESS) {
+        reply_invalid_token(req);
+        return 0;
+    }
+    return 1;
+}
+
+int jklg_customer_verify_email(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"token", NULL};
+    const char *hash = NULL;
+    jklg_check_t c;
+    jklg_rows_t rows;
+
+    jklg_check_init(&c, req->r->pool, req->body, allowed);
+    if (jklg_rate_limited(req, "verify_ip", client_ip(req))
+        || !token_hash_of(req, &c, &hash)) {
+        return OK;
+    }
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    {
+        const char *args[] = {hash, hash};
+        if (!run(req, "jklg_c_verify", 2, args, &rows)) {
+            return OK;
+        }
+    }
+    if (!jklg_db_value(&rows)) {
+        return reply_invalid_token(req);
+    }
+    return jklg_reply_text(req, HTTP_OK, jklg_db_value(&rows));
+}
+
+/* {email} bodies of resend-verification and forgot-password. */
+static const char *email_only(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"email", NULL};
+    jklg_check_t c;
+    const char *email;
+
+    jklg_check_init(&c, req->r->pool, req->body, allowed);
+    email = jklg_check_email(&c, "email", JKLG_REQUIRED);
+    if (!jklg_check_ok(&c)) {
+        jklg_reply_invalid(req, c.fields);
+        return NULL;
+    }
+    return email;
+}
+
+int jklg_customer_resend(jklg_req_t *req)
+{
+    const char *email = email_only(req);
+    const char *token, *hash;
+    jklg_rows_t rows;
+
+    if (!email || jklg_rate_limited(req, "resend_ip", client_ip(req))
+        || jklg_rate_limited(req, "resend_email", email)
+        || !new_token(req, &token, &hash)) {
+        return OK;
+    }
+    {
+        const char *args[] = {email, hash, apr_pstrcat(req->r->pool,
+                              front_url(req, "/verify-email?token="), token,
+                              NULL)};
+        if (!run(req, "jklg_c_resend", 3, args, &rows)) {
+            return OK;
+        }
+    }
+    push_all(req, &rows);
+    return reply_sent(req);
+}
+
+int jklg_customer_forgot(jklg_req_t *req)
+{
+    const char *email = email_only(req);
+    const char *token, *hash;
+    jklg_rows_t rows;
+
+    if (!email || jklg_rate_limited(req, "forgot_ip", client_ip(req))
+        || jklg_rate_limited(req, "forgot_email", email)
+        || !new_token(req, &token, &hash)) {
+        return OK;
+    }
+    {
+        const char *args[] = {email, hash, apr_pstrcat(req->r->pool,
+                              front_url(req, "/reset-password/"), token,
+                              NULL)};
+        if (!run(req, "jklg_c_forgot", 3, args, &rows)) {
+            return OK;
+        }
+    }
+    push_all(req, &rows);
+    return reply_sent(req);
+}
+
+int jklg_customer_reset(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"token", "password", NULL};
+    const char *hash = NULL, *password, *email, *new_hash;
+    jklg_check_t c;
+    jklg_rows_t rows;
+
+    jklg_check_init(&c, req->r->pool, req->body, allowed);
+    password = jklg_check_raw(&c, "password", JKLG_REQUIRED);
+    if (jklg_rate_limited(req, "reset_ip", client_ip(req))
+        || !token_hash_of(req, &c, &hash)) {
+        return OK;
+    }
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    /* Whose token is it: no hash is spent on a dead token. */
+    if (!run(req, "jklg_c_reset_lookup", 1, &hash, &rows)) {
+        return OK;
+    }
+    email = jklg_db_value(&rows);
+    if (!email) {
+        return reply_invalid_token(req);
+    }
+    check_new_password(req, &c, "password", password, email);
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    if (jklg_auth_hash(req, password, &new_hash) != APR_SUCCESS) {
+        return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                "The service is busy, please retry.", NULL);
+    }
+    {
+        const char *args[] = {hash, new_hash, hash,
+                              front_url(req, "/forgot-password")};
+        if (!run(req, "jklg_c_reset", 4, args, &rows)) {
+            return OK;
+        }
+    }
+    if (rows.nrows == 0) {
+        return reply_invalid_token(req);    /* used meanwhile */
+    }
+    push_all(req, &rows);
+    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool, json_pack(
+                      "{s:s}", "message", "Your password has been changed. "
+                      "Please sign in again.")));
+}
+
+static int reply_bad_credentials(jklg_req_t *req)
+{
+    return jklg_reply_error(req, HTTP_UNAUTHORIZED, "invalid_credentials",
+                            "The email or password is not correct.", NULL);
+}
+
+/* The login response: the session's body from SQL plus a signed token. */
+static int reply_login(jklg_req_t *req, const char *customer_id,
+                       const char **row)
+{
+    apr_pool_t *p = req->r->pool;
+    jklg_jwt_claims_t claims;
+    json_t *body = jklg_json_own(p, json_loads(row[4], 0, NULL));
+    const jklg_jwt_key_t *key = (const jklg_jwt_key_t *)
+                                req->conf->jwt_keys->elts;
+
+    if (!body) {
+        return jklg_reply_error(req, HTTP_INTERNAL_SERVER_ERROR, "internal",
+                                "An internal error occurred.", NULL);
+    }
+    claims.iss = req->conf->public_url;
+    claims.sub = customer_id;
+    claims.sid = row[0];
+    claims.iat = apr_atoi64(row[1]);
+    claims.exp = apr_atoi64(row[2]);
+    json_object_set_new(body, "token",
+                        json_string(jklg_jwt_sign(p, key, &claims)));
+    json_object_set_new(body, "token_type", json_string("Bearer"));
+    json_object_set_new(body, "expires_at", json_string(row[3]));
+    apr_table_setn(req->r->err_headers_out, "Cache-Control", "no-store");
+    return jklg_reply(req, HTTP_OK, body);
+}
+
+static const char *user_agent(jklg_req_t *req)
+{
+    const char *ua = apr_table_get(req->r->headers_in, "User-Agent");
+
+    if (!ua) {
+        return "";
+    }
+    return strlen(ua) > USER_AGENT_MAX
+           ? apr_pstrmemdup(req->r->pool, ua, USER_AGENT_MAX) : ua;
+}
+
+static const char *interval_of(apr_pool_t *p, apr_interval_time_t t)
+{
+    return apr_psprintf(p, "%" APR_INT64_T_FMT " seconds",
+                        (apr_int64_t)apr_time_sec(t));
+}
+
+int jklg_customer_login(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"email", "password", NULL};
+    apr_pool_t *p = req->r->pool;
+    const char *email, *password, *new_hash = NULL, *customer_id, *stored;
+    jklg_password_result_t result;
+    jklg_check_t c;
+    jklg_rows_t rows;
+
+    jklg_check_init(&c, p, req->body, allowed);
+    email = jklg_check_email(&c, "email", JKLG_REQUIRED);
+    password = jklg_check_raw(&c, "password", JKLG_REQUIRED);
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    if (jklg_rate_limited(req, "login", apr_pstrcat(p, client_ip(req), " ",
+                                                    email, NULL))
+        || jklg_rate_limited(req, "login_email", email)
+        || !run(req, "jklg_c_login_lookup", 1, &email, &rows)) {
+        return OK;
+    }
+    customer_id = jklg_auth_value(&rows, 0);
+    stored = jklg_auth_value(&rows, 1);
+    result = jklg_auth_verify(req, stored, password);
+    if (result == JKLG_PASSWORD_MISMATCH) {
+        return reply_bad_credentials(req);
+    }
+    if (strcmp(jklg_auth_value(&rows, 2), "t")) {
+        return jklg_reply_error(req, HTTP_FORBIDDEN, "email_not_verified",
+                                "Please confirm your email address first: "
+                                "we sent you a link.", NULL);
+    }
+    if (result == JKLG_PASSWORD_OK_REHASH
+        && jklg_auth_hash(req, password, &new_hash) != APR_SUCCESS) {
+        new_hash = NULL;    /* keep the old hash; upgrade next time */
+    }
+    {
+        const char *args[] = {new_hash, customer_id, client_ip(req),
+                              user_agent(req),
+                              interval_of(p, jklg_conf_token_lifetime(
+                                  req->conf))};
+        if (!run(req, "jklg_c_login", 5, args, &rows)) {
+            return OK;
+        }
+    }
+    if (rows.nrows != 1 || rows.ncols != 5) {
+        return reply_bad_credentials(req);  /* deleted meanwhile */
+    }
+    return reply_login(req, customer_id, rows.rows[0]);
+}
+
+int jklg_customer_logout(jklg_req_t *req)
+{
+    jklg_rows_t rows;
+
+    if (!jklg_req_auth(req)
+        || !jklg_auth_query(req, "jklg_c_logout", 1, &req->session_id,
+                            &rows)) {
+        return OK;
+    }
+    return jklg_reply(req, HTTP_NO_CONTENT, NULL);
+}

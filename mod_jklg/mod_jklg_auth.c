@@ -1,0 +1,142 @@
+/* Customer authentication: the bearer token's signature is checked here,
+ * in C; its session is checked by the database in the same statement that
+ * does the endpoint's work (jklg_auth_query). Also the per-process gate
+ * that bounds concurrent password hashes. */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include "jklg_jwt.h"
+#include "jklg_validate.h"
+#include "mod_jklg.h"
+
+#define MAX_ARGS 16
+
+static jklg_gate_t *hash_gate;
+
+void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int limit = 0;
+
+    for (server_rec *sp = s; sp; sp = sp->next) {
+        jklg_server_conf_t *c = jklg_conf(sp);
+        if (c->outbox && jklg_conf_pwhash_concurrency(c) > limit) {
+            limit = jklg_conf_pwhash_concurrency(c);
+        }
+    }
+    if (limit && jklg_gate_create(&hash_gate, limit, pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JKLGNO(00501)
+                     "cannot create the password hash gate");
+        hash_gate = NULL;
+    }
+}
+
+apr_status_t jklg_auth_hash(jklg_req_t *req, const char *password,
+                            const char **hash)
+{
+    apr_status_t rv;
+
+    jklg_gate_enter(hash_gate);
+    rv = jklg_password_hash(req->r->pool, password,
+                            jklg_conf_pwhash_level(req->conf), hash);
+    jklg_gate_leave(hash_gate);
+    return rv;
+}
+
+jklg_password_result_t jklg_auth_verify(jklg_req_t *req, const char *hash,
+                                        const char *password)
+{
+    jklg_pwhash_level_t level = jklg_conf_pwhash_level(req->conf);
+    jklg_password_result_t result = JKLG_PASSWORD_MISMATCH;
+
+    jklg_gate_enter(hash_gate);
+    if (hash) {
+        result = jklg_password_verify(hash, password, level);
+    }
+    else {
+        jklg_password_dummy_verify(password, level);
+    }
+    jklg_gate_leave(hash_gate);
+    return result;
+}
+
+int jklg_reply_unauthorized(jklg_req_t *req)
+{
+    return jklg_reply_error(req, HTTP_UNAUTHORIZED, "unauthorized",
+                            "A valid access token is required.", NULL);
+}
+
+static const char *bearer_token(request_rec *r)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+
+    if (!h || strncasecmp(h, "Bearer ", 7)) {
+        return NULL;
+    }
+    h += 7;
+    while (*h == ' ') {
+        h++;
+    }
+    return *h ? h : NULL;
+}
+
+int jklg_req_auth(jklg_req_t *req)
+{
+    request_rec *r = req->r;
+    jklg_server_conf_t *c = req->conf;
+    const char *token = bearer_token(r);
+    jklg_jwt_claims_t claims;
+    const char *why = "no bearer token";
+
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    if (token && jklg_jwt_verify(r->pool, token,
+                                 (const jklg_jwt_key_t *)c->jwt_keys->elts,
+                                 c->jwt_keys->nelts, c->public_url,
+                                 apr_time_sec(r->request_time), &claims,
+                                 &why) == APR_SUCCESS) {
+        if (jklg_is_uuid(claims.sub) && jklg_is_uuid(claims.sid)) {
+            req->customer_id = claims.sub;
+            req->session_id = claims.sid;
+            return 1;
+        }
+        why = "sub or sid is not an id";
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, JKLGNO(00502)
+                  "bearer token refused: %s", why);
+    jklg_reply_unauthorized(req);
+    return 0;
+}
+
+int jklg_auth_query(jklg_req_t *req, const char *label, int nargs,
+                    const char *const *args, jklg_rows_t *rows)
+{
+    const char *all[MAX_ARGS];
+    const char *err;
+    apr_status_t rv;
+
+    all[0] = req->session_id;
+    all[1] = req->customer_id;
+    for (int i = 0; i < nargs && i + 2 < MAX_ARGS; i++) {
+        all[i + 2] = args[i];
+    }
+    if (!jklg_req_db(req)) {
+        jklg_reply_unavailable(req);
+        return 0;
+    }
+    rv = jklg_db_query(&req->db, req->r->pool, label, nargs + 2, all, rows,
+                       &err);
+    if (rv != APR_SUCCESS) {
+        jklg_reply_db_error(req, rv, err);
+        return 0;
+    }
+    if (rows->nrows < 1 || rows->ncols < 1 || !rows->rows[0][0]
+        || strcmp(rows->rows[0][0], "t")) {
+        jklg_reply_unauthorized(req);   /* logged out, revoked or expired */
+        return 0;
+    }
+    return 1;
+}
+
+const char *jklg_auth_value(const jklg_rows_t *rows, int col)
+{
+    return rows->nrows > 0 && col < rows->ncols ? rows->rows[0][col] : NULL;
+}
