@@ -3,6 +3,8 @@ configuration is read, JKLGRateLimitCache names a loaded mod_socache
 provider and is server-wide, and the default cache (shmcb) is required only
 when the module is in use."""
 
+import time
+
 import pytest
 
 from harness import httpd as harness
@@ -29,6 +31,15 @@ def make_httpd(tmp_path):
     yield make
     for httpd in started:
         httpd.stop()
+
+
+def start(httpd):
+    """Starts and waits for the pid file: the port listens before the
+    detached server writes it, and stop() needs it."""
+    httpd.start()
+    deadline = time.monotonic() + 10
+    while httpd.pid() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def vhost(body):
@@ -98,7 +109,7 @@ def test_good_values_start(make_httpd):
                        extra=vhost("    JKLGRateLimit register_ip 60 5m\n"))
     rc, out = httpd.config_test()
     assert rc == 0, out
-    httpd.start()
+    start(httpd)
     assert not httpd.new_errors(), httpd.new_log()
 
 
@@ -108,7 +119,7 @@ def test_other_providers_are_accepted(make_httpd, monkeypatch):
     httpd = make_httpd(GOOD + "JKLGRateLimitCache dbm:jklg-ratelimit.db\n")
     rc, out = httpd.config_test()
     assert rc == 0, out
-    httpd.start()
+    start(httpd)
 
 
 @pytest.fixture
@@ -121,7 +132,7 @@ def without_shmcb(monkeypatch):
 def test_default_cache_needs_mod_socache_shmcb(make_httpd, without_shmcb):
     httpd = make_httpd(GOOD)
     with pytest.raises(HttpdError) as failure:
-        httpd.start()
+        start(httpd)
     text = str(failure.value)
     assert ("mod_jklg: rate limits need a shared cache, no cache provider "
             "'shmcb' is loaded: load mod_socache_shmcb first") in text, text
@@ -129,4 +140,4 @@ def test_default_cache_needs_mod_socache_shmcb(make_httpd, without_shmcb):
 
 
 def test_unused_module_needs_no_cache(make_httpd, without_shmcb):
-    make_httpd("").start()
+    start(make_httpd(""))
