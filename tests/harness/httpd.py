@@ -160,13 +160,17 @@ class Httpd:
                                  str(self.conf_file), "-DFOREGROUND"])
 
     def _wait_listening(self):
+        """The port answers and the pid file exists (written a little
+        after the socket is bound), so that stop() finds the server."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), 0.5):
-                    return True
+                    if self.pid():
+                        return True
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         return False
 
     def pid(self):
