@@ -143,6 +143,19 @@ BAD_TOKENS = {
     "sid-not-uuid": lambda s, a: _signed(s, a, sid="not-a-uuid"),
     "sid-sql": lambda s, a: _signed(s, a, sid="' OR '1'='1"),
     "sub-not-uuid": lambda s, a: _signed(s, a, sub="not-a-uuid"),
+    "aud-present": lambda s, a: _signed(s, a, aud="https://travel.test"),
+    "iat-missing": lambda s, a: _signed(s, a, iat=None),
+    "exp-real": lambda s, a: _signed(s, a, exp=_now() + 3600.5),
+    "header-jku": lambda s, a: _signed(s, a, dict(header_for("k2"),
+                                                  jku="https://evil.test/k")),
+    "header-crit": lambda s, a: _signed(s, a, dict(header_for("k2"), crit=["exp"])),
+    "typ-wrong": lambda s, a: _signed(s, a, header_for("k2") | {"typ": "JWE"}),
+    "header-duplicate-alg": lambda s, a: _signed(
+        s, a, header=b'{"alg":"none","alg":"HS256","typ":"JWT","kid":"k2"}'),
+    "claims-duplicate-sub": lambda s, a: _signed(s, a, claims=(
+        '{"iss":"%s","sub":"%s","sub":"%s","sid":"%s","iat":%d,"exp":%d}' % (
+            s.issuer, uuid.uuid4(), a.id, a.session["id"], _now(),
+            _now() + 3600)).encode()),
     "garbage": lambda s, a: "garbage",
     "empty-parts": lambda s, a: "..",
 }
@@ -234,7 +247,7 @@ def test_every_authenticated_endpoint_requires_a_token(server, account):
         ("GET", "/me/bookings", None), ("GET", f"/me/bookings/{some}", None),
         ("GET", "/me/sessions", None), ("DELETE", f"/me/sessions/{some}", None),
     ]
-    bad = forge(server, valid_claims(server, account), kid="k3")
+    bad = forge(server, valid_claims(server, account), kid="k3", secret_kid="k2")
     for method, path, body in calls:
         for token in (None, bad):
             kwargs = {} if body is None else {"body": body}

@@ -108,11 +108,12 @@ def test_concurrent_logins_stay_within_the_hash_memory_cap(server, mail):
         if hwm is not None:
             peaks[pid] = max(peaks.get(pid, 0), hwm)
 
+    report = {pid: (before.get(pid, newcomer_base) // MIB, peak // MIB)
+              for pid, peak in peaks.items()}
+    print("children (MiB before the burst, MiB peak):", report)
     codes = [a.status_code for a in answers]
     assert codes == [200] * LOGINS, codes
 
-    report = {pid: (before.get(pid, newcomer_base) // MIB, peak // MIB)
-              for pid, peak in peaks.items()}
     for pid, peak in peaks.items():
         base = before.get(pid, newcomer_base)
         limit = base + CONCURRENCY * HASH_MEMORY + SLACK

@@ -149,7 +149,7 @@ def test_address_lifecycle(server, account, db):
     with db.cursor() as cur:
         cur.execute("SELECT customer_id, country FROM customer_addresses "
                     "WHERE id = %s", (address["id"],))
-        assert cur.fetchone() == (uuid.UUID(account.id), "PT")
+        assert cur.fetchone() == (account.id, "PT")
     assert list_addresses(account.client) == [address]
 
     resp = account.client.patch(f"/me/addresses/{address['id']}", {
@@ -446,6 +446,16 @@ def test_bookings_bad_limit_or_cursor(server, account, query):
                  "validation_failed")
 
 
+def test_bookings_default_limit_is_20(server, account, db):
+    for age in range(21):
+        insert_booking(db, account.id, age)
+    first = bookings_page(account.client)
+    assert len(first["data"]) == 20 and first["next_cursor"]
+    rest = bookings_page(account.client, f"?cursor={first['next_cursor']}")
+    assert len(rest["data"]) == 1 and rest["next_cursor"] is None
+    assert rest["data"][0]["id"] not in {b["id"] for b in first["data"]}
+
+
 @pytest.mark.parametrize("limit", [1, 100])
 def test_bookings_limit_bounds(server, account, db, limit):
     insert_booking(db, account.id)
@@ -552,6 +562,27 @@ def test_expired_sessions_are_not_listed(server, account, db):
         cur.execute("UPDATE customer_sessions SET expires_at = now() - "
                     "interval '1 second' WHERE id = %s", (login["session"]["id"],))
     assert [s["id"] for s in list_sessions(account.client)] == [account.session["id"]]
+
+
+def last_seen(db, session_id):
+    with db.cursor() as cur:
+        cur.execute("SELECT extract(epoch FROM now() - last_seen_at) "
+                    "FROM customer_sessions WHERE id = %s", (session_id,))
+        return float(cur.fetchone()[0])
+
+
+def test_last_use_is_recorded_at_most_once_a_minute(server, account, db):
+    sid = account.session["id"]
+    with db.cursor() as cur:
+        cur.execute("UPDATE customer_sessions SET last_seen_at = now() - "
+                    "interval '10 minutes' WHERE id = %s", (sid,))
+    assert_json(account.client.get("/me"), 200)
+    assert last_seen(db, sid) < 60                   # updated
+    with db.cursor() as cur:
+        cur.execute("UPDATE customer_sessions SET last_seen_at = now() - "
+                    "interval '20 seconds' WHERE id = %s", (sid,))
+    assert_json(account.client.get("/me"), 200)
+    assert last_seen(db, sid) >= 20                  # not again within a minute
 
 
 @pytest.mark.parametrize("session_id", [NOT_UUID, UNKNOWN, "1"])
