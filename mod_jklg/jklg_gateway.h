@@ -89,6 +89,14 @@ typedef struct jklg_gateway_t {
                                 apr_pool_t *p, const char *body,
                                 apr_size_t len, jklg_gateway_event_t *ev,
                                 const char **err);
+    /* The client secret and status of a payment made earlier, so that the
+     * customer gets the same intent again without its secret ever being
+     * stored. `expected` holds its amount and currency. NULL for gateways
+     * whose payments need nothing from the customer. */
+    apr_status_t (*fetch_payment)(const jklg_gateway_conf_t *conf,
+                                  apr_pool_t *p, const char *gateway_ref,
+                                  const jklg_payment_req_t *expected,
+                                  jklg_payment_t *out, const char **err);
 } jklg_gateway_t;
 
 /* jklg_gateways.c: the registry. NULL for unknown names. */

@@ -35,5 +35,6 @@ const jklg_gateway_t jklg_gateway_manual = {
     manual_create_payment,
     manual_refund,
     NULL,
+    NULL,
     NULL
 };

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "jklg_json.h"
+#include "jklg_money.h"
 #include "jklg_outbox.h"
 #include "jklg_template.h"
 
@@ -155,6 +156,25 @@ apr_status_t jklg_outbox_due(jklg_db_t *db, apr_pool_t *p, int limit,
     return APR_SUCCESS;
 }
 
+/* Money is stored as {"minor": 123450, "currency": "eur"} (SQL's
+ * jklg_money): here it becomes "1,234.50 EUR", with the currency's own
+ * number of decimals. */
+void jklg_outbox_format_money(apr_pool_t *p, json_t *vars)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach(vars, key, value) {
+        json_t *minor = json_object_get(value, "minor");
+        const char *currency = json_string_value(json_object_get(value,
+                                                                 "currency"));
+        if (json_is_object(value) && json_is_integer(minor) && currency) {
+            json_object_set_new(vars, key, json_string(jklg_money_format(
+                                p, json_integer_value(minor), currency)));
+        }
+    }
+}
+
 /* The row's data over the defaults. */
 static json_t *template_vars(apr_pool_t *p, const jklg_outbox_conf_t *conf,
                              const char *data_text)
@@ -166,6 +186,7 @@ static json_t *template_vars(apr_pool_t *p, const jklg_outbox_conf_t *conf,
     if (json_is_object(data)) {
         json_object_update(vars, data);
     }
+    jklg_outbox_format_money(p, vars);
     return vars;
 }
 

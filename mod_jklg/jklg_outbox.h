@@ -54,6 +54,10 @@ apr_interval_time_t jklg_outbox_backoff(int attempt, apr_interval_time_t base,
  * public_url, agency_name (display name of From), support_email. */
 json_t *jklg_outbox_default_vars(apr_pool_t *p, const jklg_outbox_conf_t *c);
 
+/* Replaces each {"minor", "currency"} member of vars by the formatted
+ * amount ("1,234.50 EUR"). */
+void jklg_outbox_format_money(apr_pool_t *p, json_t *vars);
+
 /* Queues one message; *id receives the row id. */
 apr_status_t jklg_outbox_enqueue(jklg_db_t *db, apr_pool_t *p,
                                  const char *template_name,

@@ -629,12 +629,15 @@ static struct curl_slist *request_headers(apr_pool_t *p,
         /* No "Expect: 100-continue" for longer bodies: a wasted round
          * trip, or a second's stall with servers that ignore it. */
         "Expect:",
-        apr_pstrcat(p, "Idempotency-Key: ", call->idempotency_key, NULL),
+        /* GETs are idempotent as they are. */
+        call->idempotency_key
+            ? apr_pstrcat(p, "Idempotency-Key: ", call->idempotency_key, NULL)
+            : NULL,
     };
     struct curl_slist *list = NULL;
 
     for (apr_size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-        if (!slist_add(&list, lines[i])) {
+        if (lines[i] && !slist_add(&list, lines[i])) {
             curl_slist_free_all(list);
             return NULL;
         }
@@ -662,14 +665,19 @@ static CURLcode set_options(CURL *c, const char *url,
         || (rc = curl_easy_setopt(c, CURLOPT_USERAGENT,
                                   "mod_jklg/" JKLG_VERSION))
         || (rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers))
-        || (rc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                                  (curl_off_t)strlen(call->form)))
-        || (rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->form))
         || (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body))
         || (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, r))
         || (rc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, read_header))
         || (rc = curl_easy_setopt(c, CURLOPT_HEADERDATA, r))
         || (rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf))) {
+        return rc;
+    }
+    if (!call->form) {
+        return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    if ((rc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                               (curl_off_t)strlen(call->form)))
+        || (rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->form))) {
         return rc;
     }
     return CURLE_OK;
@@ -789,9 +797,10 @@ static const char *call_url(apr_pool_t *p, const jklg_gateway_conf_t *conf,
     return apr_pstrcat(p, apr_pstrmemdup(p, base, n), path, NULL);
 }
 
-/* One logical POST: up to JKLG_STRIPE_MAX_ATTEMPTS attempts with the same
- * Idempotency-Key, all within one deadline. */
-static apr_status_t stripe_post(const jklg_gateway_conf_t *conf,
+/* One logical call (POST with a form, GET without): up to
+ * JKLG_STRIPE_MAX_ATTEMPTS attempts with the same Idempotency-Key, all
+ * within one deadline. */
+static apr_status_t stripe_call(const jklg_gateway_conf_t *conf,
                                 apr_pool_t *p, const stripe_call_t *call,
                                 stripe_reply_t *r, const char **err)
 {
@@ -918,9 +927,52 @@ static apr_status_t stripe_create_payment(const jklg_gateway_conf_t *conf,
     call.form = payment_form(p, req);
     call.idempotency_key = apr_pstrcat(p, "jklg-pi-", req->transaction_id,
                                        NULL);
-    rv = stripe_post(conf, p, &call, &reply, err);
+    rv = stripe_call(conf, p, &call, &reply, err);
     if (rv == APR_SUCCESS) {
         rv = parse_payment_intent(p, &reply, req, out, err);
+    }
+    return rv;
+}
+
+/* Stripe ids are [A-Za-z0-9_]: anything else cannot go into a path. */
+static int stripe_id_ok(const char *id)
+{
+    if (!id || !*id) {
+        return 0;
+    }
+    for (; *id; id++) {
+        if (!apr_isalnum(*id) && *id != '_') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static apr_status_t stripe_fetch_payment(const jklg_gateway_conf_t *conf,
+                                         apr_pool_t *p,
+                                         const char *gateway_ref,
+                                         const jklg_payment_req_t *expected,
+                                         jklg_payment_t *out,
+                                         const char **err)
+{
+    stripe_call_t call;
+    stripe_reply_t reply;
+    apr_status_t rv;
+
+    *err = NULL;
+    memset(out, 0, sizeof(*out));
+    if ((rv = check_configured(conf, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!stripe_id_ok(gateway_ref)) {
+        *err = "stripe: not a PaymentIntent id";
+        return APR_EINVAL;
+    }
+    memset(&call, 0, sizeof(call));
+    call.path = apr_pstrcat(p, "/v1/payment_intents/", gateway_ref, NULL);
+    rv = stripe_call(conf, p, &call, &reply, err);
+    if (rv == APR_SUCCESS) {
+        rv = parse_payment_intent(p, &reply, expected, out, err);
     }
     return rv;
 }
@@ -968,7 +1020,7 @@ static apr_status_t stripe_refund(const jklg_gateway_conf_t *conf,
     call.path = "/v1/refunds";
     call.form = refund_form(p, req);
     call.idempotency_key = apr_pstrcat(p, "jklg-re-", req->refund_id, NULL);
-    rv = stripe_post(conf, p, &call, &reply, err);
+    rv = stripe_call(conf, p, &call, &reply, err);
     if (rv == APR_SUCCESS) {
         rv = parse_refund(p, &reply, req, out, err);
     }
@@ -1122,5 +1174,6 @@ const jklg_gateway_t jklg_gateway_stripe = {
     stripe_create_payment,
     stripe_refund,
     stripe_verify_webhook,
-    stripe_parse_event
+    stripe_parse_event,
+    stripe_fetch_payment
 };

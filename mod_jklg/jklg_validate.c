@@ -290,3 +290,80 @@ int jklg_is_uuid(const char *s)
     }
     return 1;
 }
+
+static int digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int number(const char *s, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int date_prefix_ok(const char *s)
+{
+    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, d;
+
+    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-'
+        || !digits(s + 8, 2)) {
+        return 0;
+    }
+    y = number(s, 4);
+    m = number(s + 5, 2);
+    d = number(s + 8, 2);
+    if (y < 1900 || m < 1 || m > 12 || d < 1 || d > days[m - 1]) {
+        return 0;
+    }
+    return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+int jklg_is_date(const char *s)
+{
+    return s && strlen(s) == 10 && date_prefix_ok(s);
+}
+
+int jklg_is_timestamp(const char *s)
+{
+    const char *t;
+
+    if (jklg_is_date(s)) {
+        return 1;
+    }
+    if (!s || strlen(s) < 20 || !date_prefix_ok(s)
+        || (s[10] != 'T' && s[10] != 't')) {
+        return 0;
+    }
+    t = s + 11;
+    if (!digits(t, 2) || t[2] != ':' || !digits(t + 3, 2) || t[5] != ':'
+        || !digits(t + 6, 2) || number(t, 2) > 23 || number(t + 3, 2) > 59
+        || number(t + 6, 2) > 60) {
+        return 0;
+    }
+    t += 8;
+    if (*t == '.') {
+        if (!isdigit((unsigned char)*++t)) {
+            return 0;
+        }
+        while (isdigit((unsigned char)*t)) {
+            t++;
+        }
+    }
+    if ((*t == 'Z' || *t == 'z') && t[1] == '\0') {
+        return 1;
+    }
+    return (*t == '+' || *t == '-') && digits(t + 1, 2) && t[3] == ':'
+           && digits(t + 4, 2) && t[6] == '\0' && number(t + 1, 2) < 24
+           && number(t + 4, 2) < 60;
+}

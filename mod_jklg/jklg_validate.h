@@ -48,6 +48,11 @@ const char *jklg_check_language(jklg_check_t *c, const char *key,
 const char *jklg_check_currency_code(jklg_check_t *c, const char *key,
                                      unsigned flags);
 
+/* YYYY-MM-DD, a real calendar day. */
+int jklg_is_date(const char *s);
+/* A date, or RFC 3339 date-time with Z or an offset (fractions allowed). */
+int jklg_is_timestamp(const char *s);
+
 /* Code points of valid UTF-8. */
 apr_size_t jklg_utf8_chars(const char *s);
 /* 8-4-4-4-12 hex: ids in paths that are not UUIDs are simply not found. */

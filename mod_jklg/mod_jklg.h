@@ -7,6 +7,7 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <jansson.h>
+#include "jklg_gateway.h"
 #include "jklg_db.h"     /* apr_dbd.h must come before mod_dbd.h */
 #include <mod_dbd.h>
 #include "jklg_outbox.h"
@@ -45,7 +46,15 @@ typedef struct {
     int pwhash_level;               /* jklg_pwhash_level_t or JKLG_UNSET */
     int pwhash_concurrency;
     struct jklg_ratelimits_t *ratelimits;  /* NULL: defaults */
+    const char *stripe_secret_key;
+    const char *stripe_publishable_key;
+    const char *stripe_api_base;
+    apr_interval_time_t stripe_timeout;
+    apr_array_header_t *stripe_webhook_secrets;   /* const char * */
+    apr_interval_time_t stripe_webhook_tolerance;
+    const char *currency;
     jklg_outbox_conf_t *outbox;     /* derived in post_config */
+    jklg_gateway_conf_t *stripe;    /* derived in post_config */
 } jklg_server_conf_t;
 
 /* Defaults, applied by the getters in mod_jklg_config.c. */
@@ -58,6 +67,10 @@ typedef struct {
 #define JKLG_MAIL_RETRY_CAP        apr_time_from_sec(3600)
 #define JKLG_DEFAULT_TOKEN_LIFETIME apr_time_from_sec(7 * 86400)
 #define JKLG_DEFAULT_PASSWORD_MIN  10
+#define JKLG_DEFAULT_STRIPE_API    "https://api.stripe.com"
+#define JKLG_DEFAULT_STRIPE_TIMEOUT apr_time_from_sec(30)
+#define JKLG_DEFAULT_WEBHOOK_TOLERANCE apr_time_from_sec(300)
+#define JKLG_DEFAULT_CURRENCY      "eur"
 
 extern const command_rec jklg_directives[];
 void *jklg_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -82,6 +95,8 @@ typedef struct {
     apr_table_t *params;            /* {id} segments of the route */
     json_t *body;                   /* parsed JSON object, or NULL */
     jklg_db_t db;                   /* valid after jklg_req_db() */
+    const char *raw;                /* JKLG_RAW_BODY routes: the body */
+    apr_size_t raw_len;
     const char *customer_id;        /* after jklg_req_auth() */
     const char *session_id;
 } jklg_req_t;
@@ -89,7 +104,8 @@ typedef struct {
 typedef int (*jklg_handler_fn)(jklg_req_t *req);
 
 enum {
-    JKLG_BODY = 1 << 0              /* route takes a JSON object body */
+    JKLG_BODY = 1 << 0,             /* route takes a JSON object body */
+    JKLG_RAW_BODY = 1 << 1          /* route takes the bytes (signatures) */
 };
 
 typedef struct {
@@ -102,6 +118,7 @@ typedef struct {
 /* mod_jklg_statements.c: every statement, prepared through mod_dbd. */
 extern const jklg_statement_t *const jklg_statement_sets[];
 extern const jklg_statement_t jklg_customer_statements[];
+extern const jklg_statement_t jklg_payment_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
 
@@ -158,6 +175,16 @@ int jklg_reply_invalid(jklg_req_t *req, json_t *fields);
 /* 429 rate_limited with Retry-After: 1 when rule's window for key is
  * full (answered), else 0. */
 int jklg_rate_limited(jklg_req_t *req, const char *rule, const char *key);
+/* A page of a list: ?limit= (1..100, default 20) and ?cursor= (made by
+ * jklg_cursor() in SQL: "created_at|id", base64url). */
+typedef struct {
+    long limit;
+    const char *time;           /* NULL: first page */
+    const char *id;
+} jklg_page_t;
+/* Reads ?limit= and ?cursor=: 1, or 0 after answering 422. */
+int jklg_req_page(jklg_req_t *req, jklg_page_t *page);
+
 /* The request's query string as a table (NULL-safe). */
 apr_table_t *jklg_req_args(jklg_req_t *req);
 
@@ -206,5 +233,24 @@ int jklg_me_preferences(jklg_req_t *req);
 int jklg_me_preferences_put(jklg_req_t *req);
 int jklg_me_bookings(jklg_req_t *req);
 int jklg_me_booking(jklg_req_t *req);
+int jklg_payments_config(jklg_req_t *req);
+int jklg_payment_intent(jklg_req_t *req);
+int jklg_payment_webhook(jklg_req_t *req);
+int jklg_payment_transactions(jklg_req_t *req);
+int jklg_payment_transaction(jklg_req_t *req);
+int jklg_staff_booking_create(jklg_req_t *req);
+int jklg_staff_transactions(jklg_req_t *req);
+int jklg_staff_transaction(jklg_req_t *req);
+int jklg_staff_refund(jklg_req_t *req);
+int jklg_staff_manual_payment(jklg_req_t *req);
+
+/* mod_jklg_payments.c: shared with the staff endpoints. */
+int jklg_reply_gateway_error(jklg_req_t *req, const char *err);
+/* Runs a statement whose value is one JSON object; NULL after answering
+ * a database error. */
+json_t *jklg_run_json(jklg_req_t *req, const char *label, int nargs,
+                      const char *const *args);
+/* Hands the outbox ids of a JSON array to the mail threads. */
+void jklg_push_emails(jklg_req_t *req, const json_t *ids);
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "jklg_jwt.h"
 #include "jklg_mail.h"
+#include "jklg_money.h"
 #include "jklg_util.h"
 #include "mod_jklg.h"
 
@@ -28,6 +29,8 @@ void *jklg_create_server_conf(apr_pool_t *p, server_rec *s)
     c->password_min = JKLG_UNSET;
     c->pwhash_level = JKLG_UNSET;
     c->pwhash_concurrency = JKLG_UNSET;
+    c->stripe_timeout = JKLG_UNSET;
+    c->stripe_webhook_tolerance = JKLG_UNSET;
     return c;
 }
 
@@ -61,6 +64,13 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->password_min = PICK(password_min);
     c->pwhash_level = PICK(pwhash_level);
     c->pwhash_concurrency = PICK(pwhash_concurrency);
+    c->stripe_secret_key = PICK_PTR(stripe_secret_key);
+    c->stripe_publishable_key = PICK_PTR(stripe_publishable_key);
+    c->stripe_api_base = PICK_PTR(stripe_api_base);
+    c->stripe_timeout = PICK(stripe_timeout);
+    c->stripe_webhook_secrets = PICK_PTR(stripe_webhook_secrets);
+    c->stripe_webhook_tolerance = PICK(stripe_webhook_tolerance);
+    c->currency = PICK_PTR(currency);
     c->ratelimits = jklg_ratelimit_merge(p, base->ratelimits,
                                          add->ratelimits);
     return c;
@@ -382,6 +392,100 @@ static const char *set_password_concurrency(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+static const char *secret_arg(cmd_parms *cmd, const char *name,
+                              const char *spec, const char *prefix,
+                              const char **out)
+{
+    const char *err;
+
+    if (jklg_resolve_secret(cmd->pool, spec, out, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", name, err);
+    }
+    if (strncmp(*out, prefix, strlen(prefix))) {
+        return apr_psprintf(cmd->pool, "%s: the value must start with %s "
+                            "(from the Stripe dashboard)", name, prefix);
+    }
+    return NULL;
+}
+
+static const char *set_stripe_secret(cmd_parms *cmd, void *dc,
+                                     const char *arg)
+{
+    return secret_arg(cmd, "JKLGStripeSecretKey", arg, "sk_",
+                      &conf_of(cmd)->stripe_secret_key);
+}
+
+static const char *set_stripe_publishable(cmd_parms *cmd, void *dc,
+                                          const char *arg)
+{
+    return secret_arg(cmd, "JKLGStripePublishableKey", arg, "pk_",
+                      &conf_of(cmd)->stripe_publishable_key);
+}
+
+static const char *add_stripe_webhook_secret(cmd_parms *cmd, void *dc,
+                                             const char *arg)
+{
+    jklg_server_conf_t *c = conf_of(cmd);
+    const char *secret, *err;
+
+    err = secret_arg(cmd, "JKLGStripeWebhookSecret", arg, "whsec_", &secret);
+    if (err) {
+        return err;
+    }
+    if (!c->stripe_webhook_secrets) {
+        c->stripe_webhook_secrets = apr_array_make(cmd->pool, 2,
+                                                   sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(c->stripe_webhook_secrets, const char *) = secret;
+    return NULL;
+}
+
+static const char *set_stripe_api_base(cmd_parms *cmd, void *dc,
+                                       const char *arg)
+{
+    apr_uri_t uri;
+    char *url = apr_pstrdup(cmd->pool, arg);
+    apr_size_t len = strlen(url);
+
+    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.hostname
+        || !uri.scheme || (strcmp(uri.scheme, "https")
+                           && strcmp(uri.scheme, "http"))) {
+        return apr_psprintf(cmd->pool, "JKLGStripeAPIBase: '%s' is not an "
+                            "http(s) URL, use e.g. https://api.stripe.com",
+                            arg);
+    }
+    while (len > 0 && url[len - 1] == '/') {
+        url[--len] = '\0';
+    }
+    conf_of(cmd)->stripe_api_base = url;
+    return NULL;
+}
+
+static const char *set_stripe_timeout(cmd_parms *cmd, void *dc,
+                                      const char *arg)
+{
+    return set_duration(cmd, "JKLGStripeTimeout", arg,
+                        &conf_of(cmd)->stripe_timeout);
+}
+
+static const char *set_webhook_tolerance(cmd_parms *cmd, void *dc,
+                                         const char *arg)
+{
+    return set_duration(cmd, "JKLGStripeWebhookTolerance", arg,
+                        &conf_of(cmd)->stripe_webhook_tolerance);
+}
+
+static const char *set_currency(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!jklg_currency_valid(arg)) {
+        return apr_psprintf(cmd->pool, "JKLGCurrency: '%s' is not a "
+                            "lowercase ISO 4217 code Stripe supports, e.g. "
+                            "eur", arg);
+    }
+    conf_of(cmd)->currency = arg;
+    return NULL;
+}
+
 const command_rec jklg_directives[] = {
     AP_INIT_TAKE1("JKLGPublicURL", set_public_url, NULL, RSRC_CONF,
                   "Front-end base URL used in email links (required)"),
@@ -417,6 +521,21 @@ const command_rec jklg_directives[] = {
     AP_INIT_TAKE1("JKLGPasswordHashConcurrency", set_password_concurrency,
                   NULL, RSRC_CONF,
                   "Password hashes at once per process (default: CPUs)"),
+    AP_INIT_TAKE1("JKLGStripeSecretKey", set_stripe_secret, NULL, RSRC_CONF,
+                  "Stripe secret key sk_... (payments are off without it)"),
+    AP_INIT_TAKE1("JKLGStripePublishableKey", set_stripe_publishable, NULL,
+                  RSRC_CONF, "Stripe publishable key pk_... for Stripe.js"),
+    AP_INIT_ITERATE("JKLGStripeWebhookSecret", add_stripe_webhook_secret,
+                    NULL, RSRC_CONF,
+                    "Webhook signing secrets whsec_...; any may match"),
+    AP_INIT_TAKE1("JKLGStripeAPIBase", set_stripe_api_base, NULL, RSRC_CONF,
+                  "Stripe API URL (default https://api.stripe.com)"),
+    AP_INIT_TAKE1("JKLGStripeTimeout", set_stripe_timeout, NULL, RSRC_CONF,
+                  "Bound on one Stripe call with its retries (default 30s)"),
+    AP_INIT_TAKE1("JKLGStripeWebhookTolerance", set_webhook_tolerance, NULL,
+                  RSRC_CONF, "Largest webhook clock difference (default 300s)"),
+    AP_INIT_TAKE1("JKLGCurrency", set_currency, NULL, RSRC_CONF,
+                  "The agency's currency for /api/payments/config (eur)"),
     AP_INIT_TAKE3("JKLGRateLimit", jklg_ratelimit_set, NULL, RSRC_CONF,
                   "name count window: e.g. login 10 15m (see the docs for "
                   "names and defaults)"),
@@ -457,6 +576,24 @@ static void derive_outbox(apr_pool_t *p, jklg_server_conf_t *c)
     c->outbox = o;
 }
 
+static void derive_stripe(apr_pool_t *p, jklg_server_conf_t *c)
+{
+    jklg_gateway_conf_t *g = apr_pcalloc(p, sizeof(*g));
+
+    g->secret_key = c->stripe_secret_key;
+    g->api_base = c->stripe_api_base ? c->stripe_api_base
+                                     : JKLG_DEFAULT_STRIPE_API;
+    g->timeout = c->stripe_timeout != JKLG_UNSET ? c->stripe_timeout
+                                                 : JKLG_DEFAULT_STRIPE_TIMEOUT;
+    g->webhook_secrets = c->stripe_webhook_secrets
+        ? c->stripe_webhook_secrets
+        : apr_array_make(p, 1, sizeof(const char *));
+    g->webhook_tolerance = c->stripe_webhook_tolerance != JKLG_UNSET
+                           ? c->stripe_webhook_tolerance
+                           : JKLG_DEFAULT_WEBHOOK_TOLERANCE;
+    c->stripe = g;
+}
+
 const char *jklg_conf_check(apr_pool_t *p, server_rec *s)
 {
     jklg_server_conf_t *c = jklg_conf(s);
@@ -482,5 +619,6 @@ const char *jklg_conf_check(apr_pool_t *p, server_rec *s)
                             missing);
     }
     derive_outbox(p, c);
+    derive_stripe(p, c);
     return NULL;
 }

@@ -34,7 +34,8 @@ int jklg_health_get(jklg_req_t *req)
                      "checks",
                      "database", "ok",
                      "mail", backlogged ? "delayed" : "ok",
-                     "stripe", "not_configured",
+                     "stripe", req->conf->stripe->secret_key
+                               ? "configured" : "not_configured",
                      "version", JKLG_VERSION);
     return jklg_reply(req, HTTP_OK, jklg_json_own(r->pool, body));
 }

@@ -9,6 +9,9 @@
 #include <mod_dbd.h>
 #include <util_script.h>
 #include "jklg_json.h"
+#include "jklg_token.h"
+#include "jklg_util.h"
+#include "jklg_validate.h"
 #include "mod_jklg.h"
 
 #define ADMIN_PREFIX "/api/admin/"
@@ -16,6 +19,65 @@
 #define PREFLIGHT_MAX_AGE "600"
 
 static jklg_router_t *router;
+
+/* Keyset pagination of lists (?limit=, ?cursor=). */
+#define LIMIT_DEFAULT 20
+#define LIMIT_MAX 100
+#define CURSOR_TIME_LEN 26      /* 2026-11-24T10:00:00.123456 */
+
+/* Splits a cursor made by jklg_cursor() in SQL; 0 when it is not one. */
+static int parse_cursor(apr_pool_t *p, const char *cursor, jklg_page_t *page)
+{
+    apr_size_t len;
+    unsigned char *raw = jklg_b64url_decode(p, cursor, &len);
+    char *text, *bar;
+
+    if (!raw || len != CURSOR_TIME_LEN + 1 + 36) {
+        return 0;
+    }
+    text = apr_pstrmemdup(p, (const char *)raw, len);
+    bar = text + CURSOR_TIME_LEN;
+    if (*bar != '|' || !jklg_is_uuid(bar + 1) || text[10] != 'T'
+        || text[19] != '.') {
+        return 0;
+    }
+    *bar = '\0';
+    for (int i = 0; i < CURSOR_TIME_LEN; i++) {
+        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && i != 19
+            && (text[i] < '0' || text[i] > '9')) {
+            return 0;
+        }
+    }
+    page->time = text;
+    page->id = bar + 1;
+    return 1;
+}
+
+int jklg_req_page(jklg_req_t *req, jklg_page_t *page)
+{
+    apr_table_t *args = jklg_req_args(req);
+    const char *limit = apr_table_get(args, "limit");
+    const char *cursor = apr_table_get(args, "cursor");
+    json_t *fields = jklg_json_own(req->r->pool, json_object());
+
+    page->limit = LIMIT_DEFAULT;
+    page->time = page->id = NULL;
+    if (limit && jklg_parse_int(limit, 1, LIMIT_MAX, &page->limit)
+                 != APR_SUCCESS) {
+        json_object_set_new(fields, "limit", json_string(
+                            "must be a number from 1 to 100"));
+    }
+    if (cursor && !parse_cursor(req->r->pool, cursor, page)) {
+        json_object_set_new(fields, "cursor", json_string(
+                            "is not a cursor from this list"));
+    }
+    if (json_object_size(fields)) {
+        jklg_reply_invalid(req, fields);
+        return 0;
+    }
+    return 1;
+}
+
 
 void jklg_routes_init(apr_pool_t *p)
 {
@@ -244,6 +306,17 @@ static int has_body(request_rec *r)
            || (cl && strcmp(cl, "0"));
 }
 
+static int read_raw_body(jklg_req_t *req)
+{
+    char *buf = NULL;
+
+    if (!read_body(req, &buf, &req->raw_len)) {
+        return 0;
+    }
+    req->raw = buf;
+    return 1;
+}
+
 static int read_json_body(jklg_req_t *req)
 {
     request_rec *r = req->r;
@@ -305,6 +378,11 @@ static int dispatch(jklg_req_t *req)
     req->params = m.params;
     if (endpoint->flags & JKLG_BODY) {
         if (!read_json_body(req)) {
+            return OK;
+        }
+    }
+    else if (endpoint->flags & JKLG_RAW_BODY) {
+        if (!read_raw_body(req)) {
             return OK;
         }
     }

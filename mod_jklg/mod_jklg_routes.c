@@ -30,5 +30,21 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_GET,    C "/me/sessions",         jklg_me_sessions,       0},
     {JKLG_DELETE, C "/me/sessions/{id}",    jklg_me_session_delete, 0},
 #undef C
+
+#define P "/api/payments"
+    {JKLG_GET,    P "/config",              jklg_payments_config,   0},
+    {JKLG_POST,   P "/intents",             jklg_payment_intent,    JKLG_BODY},
+    {JKLG_POST,   P "/webhook",             jklg_payment_webhook,   JKLG_RAW_BODY},
+    {JKLG_GET,    P "/transactions",        jklg_payment_transactions, 0},
+    {JKLG_GET,    P "/transactions/{id}",   jklg_payment_transaction, 0},
+#undef P
+
+#define A "/api/admin"
+    {JKLG_POST,   A "/bookings",            jklg_staff_booking_create, JKLG_BODY},
+    {JKLG_GET,    A "/transactions",        jklg_staff_transactions, 0},
+    {JKLG_GET,    A "/transactions/{id}",   jklg_staff_transaction, 0},
+    {JKLG_POST,   A "/transactions/{id}/refund", jklg_staff_refund, JKLG_BODY},
+    {JKLG_POST,   A "/payments/manual",     jklg_staff_manual_payment, JKLG_BODY},
+#undef A
     {0, NULL, NULL, 0}
 };

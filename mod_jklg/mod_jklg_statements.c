@@ -8,6 +8,7 @@
 const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_outbox_statements,
     jklg_customer_statements,
+    jklg_payment_statements,
     NULL
 };
 

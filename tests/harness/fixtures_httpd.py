@@ -30,6 +30,11 @@ JKLGMailTimeout 5s
 JKLGMailSweepInterval 1s
 JKLGMaxBody {max_body}
 JKLGAllowOrigin https://www.travel.test https://admin.travel.test
+JKLGStripeSecretKey {stripe_key}
+JKLGStripePublishableKey pk_test_jklg
+JKLGStripeWebhookSecret whsec_old_rotated_away_secret {stripe_whsec}
+JKLGStripeAPIBase {stripe_url}
+JKLGStripeTimeout 3s
 """
 
 # Clients on loopback may name the client address (mod_remoteip), so tests
@@ -71,7 +76,7 @@ def smtp():
 
 
 @pytest.fixture(scope="session")
-def server(pg, smtp, workdir):
+def server(pg, smtp, stripe_api, workdir):
     base = workdir / "httpd"
     base.mkdir()
     templates = base / "templates"
@@ -82,13 +87,17 @@ def server(pg, smtp, workdir):
                                         jwt_k2=JWT_KEYS["k2"],
                                         jwt_k1=JWT_KEYS["k1"],
                                         templates=templates,
-                                        max_body=MAX_BODY),
+                                        max_body=MAX_BODY,
+                                        stripe_key=stripe_api.secret_key,
+                                        stripe_whsec=stripe_api.webhook_secret,
+                                        stripe_url=stripe_api.url),
                   extra=REMOTE_IP + NO_AUTH_VHOST.format(port=no_auth_port))
     httpd.templates = templates
     httpd.jwt_keys = JWT_KEYS
     httpd.issuer = "https://travel.test"
     httpd.no_auth_url = f"http://127.0.0.1:{no_auth_port}"
     httpd.start()
+    stripe_api.webhook_url = httpd.url + "/api/payments/webhook"
     yield httpd
     httpd.stop()
 

@@ -35,6 +35,11 @@ int main(void)
     srunner_add_suite(runner, suite_outbox());
     srunner_add_suite(runner, suite_template());
     srunner_add_suite(runner, suite_mail());
+    srunner_add_suite(runner, suite_jwt());
+    srunner_add_suite(runner, suite_token());
+    srunner_add_suite(runner, suite_password());
+    srunner_add_suite(runner, suite_stripe());
+    srunner_add_suite(runner, suite_money());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);

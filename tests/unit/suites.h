@@ -11,6 +11,11 @@ Suite *suite_util(void);
 Suite *suite_outbox(void);
 Suite *suite_template(void);
 Suite *suite_mail(void);
+Suite *suite_jwt(void);
+Suite *suite_token(void);
+Suite *suite_password(void);
+Suite *suite_stripe(void);
+Suite *suite_money(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;

@@ -1,0 +1,261 @@
+/* /api/payments: configuration, the customer's intents and transactions,
+ * and the gateway webhook. The database decides amounts and states (see
+ * sql/005_payments.sql); gateways are called between two short database
+ * transactions, never inside one. */
+#include <string.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include "jklg_json.h"
+#include "jklg_validate.h"
+#include "mod_jklg.h"
+
+#define WEBHOOK_GATEWAY "stripe"
+
+static int reply_not_found(jklg_req_t *req)
+{
+    return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
+                            "No such resource.", NULL);
+}
+
+int jklg_reply_gateway_error(jklg_req_t *req, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00601)
+                  "payment gateway: %s", err);
+    return jklg_reply_error(req, HTTP_BAD_GATEWAY, "gateway_error",
+                            "The payment provider could not complete the "
+                            "request; please try again.", NULL);
+}
+
+/* Runs a statement whose single value is a JSON object: the object, or
+ * NULL after answering a database error. */
+json_t *jklg_run_json(jklg_req_t *req, const char *label, int nargs,
+                      const char *const *args)
+{
+    jklg_rows_t rows;
+    const char *err, *text;
+    apr_status_t rv;
+
+    if (!jklg_req_db(req)) {
+        jklg_reply_unavailable(req);
+        return NULL;
+    }
+    rv = jklg_db_query(&req->db, req->r->pool, label, nargs, args, &rows,
+                       &err);
+    if (rv != APR_SUCCESS) {
+        jklg_reply_db_error(req, rv, err);
+        return NULL;
+    }
+    text = jklg_db_value(&rows);
+    return jklg_json_own(req->r->pool, json_loads(text ? text : "{}", 0,
+                                                  NULL));
+}
+
+void jklg_push_emails(jklg_req_t *req, const json_t *ids)
+{
+    size_t i;
+    json_t *id;
+
+    json_array_foreach(ids, i, id) {
+        jklg_mailer_push(req->r->server, json_string_value(id));
+    }
+}
+
+int jklg_payments_config(jklg_req_t *req)
+{
+    const jklg_server_conf_t *c = req->conf;
+    json_t *gateways = json_array();
+
+    for (int i = 0; jklg_gateways[i]; i++) {
+        if (strcmp(jklg_gateways[i]->name, "stripe") || c->stripe->secret_key) {
+            json_array_append_new(gateways,
+                                  json_string(jklg_gateways[i]->name));
+        }
+    }
+    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool, json_pack(
+                      "{s:s?, s:o, s:s}",
+                      "publishable_key", c->stripe_publishable_key,
+                      "gateways", gateways,
+                      "currency", c->currency ? c->currency
+                                              : JKLG_DEFAULT_CURRENCY)));
+}
+
+/* Asks the gateway for the intent of transaction `opened` (new: create,
+ * idempotent on the transaction id; known: fetch its client secret) and
+ * records the answer. */
+static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
+                         json_t *opened)
+{
+    apr_pool_t *p = req->r->pool;
+    const char *tx = jklg_json_str(opened, "id");
+    const char *ref = jklg_json_str(opened, "gateway_ref");
+    jklg_payment_req_t pay;
+    jklg_payment_t out;
+    const char *err = NULL;
+    json_t *settled;
+    apr_status_t rv;
+
+    memset(&out, 0, sizeof(out));
+    pay.transaction_id = tx;
+    pay.booking_id = jklg_json_str(opened, "booking_id");
+    pay.booking_reference = jklg_json_str(opened, "reference");
+    pay.amount = json_integer_value(json_object_get(opened, "amount"));
+    pay.currency = jklg_json_str(opened, "currency");
+    rv = ref ? gw->fetch_payment(req->conf->stripe, p, ref, &pay, &out, &err)
+             : gw->create_payment(req->conf->stripe, p, &pay, &out, &err);
+    {
+        const char *args[] = {tx, rv == APR_SUCCESS ? out.gateway_ref : NULL,
+                              out.status, rv == APR_SUCCESS ? NULL
+                              : "the payment provider failed"};
+        settled = jklg_run_json(req, "jklg_p_intent_settle", 4, args);
+    }
+    if (!settled) {
+        return OK;
+    }
+    if (rv != APR_SUCCESS || !out.client_secret) {
+        return jklg_reply_gateway_error(req, err ? err : "no client secret");
+    }
+    json_object_set_new(settled, "client_secret",
+                        json_string(out.client_secret));
+    return jklg_reply(req, json_is_true(json_object_get(opened, "created"))
+                           ? HTTP_CREATED : HTTP_OK, settled);
+}
+
+int jklg_payment_intent(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"booking_id", NULL};
+    const jklg_gateway_t *gw = jklg_gateway_find("stripe");
+    const char *booking;
+    jklg_check_t c;
+    jklg_rows_t rows;
+    json_t *opened;
+
+    jklg_check_init(&c, req->r->pool, req->body, allowed);
+    booking = jklg_check_raw(&c, "booking_id", JKLG_REQUIRED);
+    if (!jklg_req_auth(req)) {
+        return OK;
+    }
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    if (!jklg_is_uuid(booking)) {
+        return reply_not_found(req);
+    }
+    if (!gw || !req->conf->stripe->secret_key) {
+        return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                "Payments are not configured.", NULL);
+    }
+    {
+        const char *args[] = {booking, gw->name};
+        if (!jklg_auth_query(req, "jklg_p_intent_open", 2, args, &rows)) {
+            return OK;
+        }
+    }
+    opened = jklg_json_own(req->r->pool, json_loads(
+        jklg_auth_value(&rows, 1) ? jklg_auth_value(&rows, 1) : "{}", 0,
+        NULL));
+    if (!opened || json_object_get(opened, "not_found")) {
+        return reply_not_found(req);
+    }
+    if (json_object_get(opened, "paid")) {
+        return jklg_reply_error(req, HTTP_CONFLICT, "booking_already_paid",
+                                "This booking is already paid.", NULL);
+    }
+    json_object_set_new(opened, "booking_id", json_string(booking));
+    return settle_intent(req, gw, opened);
+}
+
+int jklg_payment_transactions(jklg_req_t *req)
+{
+    apr_pool_t *p = req->r->pool;
+    jklg_rows_t rows;
+    jklg_page_t page;
+
+    if (!jklg_req_auth(req) || !jklg_req_page(req, &page)) {
+        return OK;
+    }
+    {
+        const char *limit = apr_ltoa(p, page.limit);
+        const char *args[] = {page.time, page.time, page.id,
+                              apr_ltoa(p, page.limit + 1), limit, limit};
+        if (!jklg_auth_query(req, "jklg_p_transactions", 6, args, &rows)) {
+            return OK;
+        }
+    }
+    return jklg_reply_text(req, HTTP_OK, jklg_auth_value(&rows, 1));
+}
+
+int jklg_payment_transaction(jklg_req_t *req)
+{
+    const char *id = apr_table_get(req->params, "id");
+    jklg_rows_t rows;
+
+    if (!jklg_req_auth(req)) {
+        return OK;
+    }
+    if (!jklg_is_uuid(id)) {
+        return reply_not_found(req);
+    }
+    if (!jklg_auth_query(req, "jklg_p_transaction", 1, &id, &rows)) {
+        return OK;
+    }
+    return jklg_auth_value(&rows, 1)
+           ? jklg_reply_text(req, HTTP_OK, jklg_auth_value(&rows, 1))
+           : reply_not_found(req);
+}
+
+static const char *const event_kinds[] = {
+    [JKLG_EVENT_IGNORED] = "ignored",
+    [JKLG_EVENT_PROCESSING] = "processing",
+    [JKLG_EVENT_SUCCEEDED] = "succeeded",
+    [JKLG_EVENT_FAILED] = "failed",
+    [JKLG_EVENT_CANCELED] = "canceled",
+    [JKLG_EVENT_REFUNDED] = "refunded",
+    [JKLG_EVENT_DISPUTED] = "disputed",
+};
+
+static int reply_bad_signature(jklg_req_t *req, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, JKLGNO(00602)
+                  "webhook refused: %s", why);
+    return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_signature",
+                            "The webhook signature is not valid.", NULL);
+}
+
+/* Verified over the raw body, then stored, applied, audited and its
+ * emails queued in one database transaction: a redelivery stops at the
+ * stored event id, a database failure stores nothing (503: retried). */
+int jklg_payment_webhook(jklg_req_t *req)
+{
+    const jklg_gateway_t *gw = jklg_gateway_find(WEBHOOK_GATEWAY);
+    const char *sig = apr_table_get(req->r->headers_in, "Stripe-Signature");
+    jklg_gateway_event_t ev;
+    const char *err = "no signature";
+    json_t *result;
+
+    if (!sig || gw->verify_webhook(req->conf->stripe, req->r->pool, sig,
+                                   req->raw, req->raw_len, apr_time_now(),
+                                   &err) != APR_SUCCESS) {
+        return reply_bad_signature(req, err);
+    }
+    if (gw->parse_event(req->conf->stripe, req->r->pool, req->raw,
+                        req->raw_len, &ev, &err) != APR_SUCCESS) {
+        return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json",
+                                "The body is not an event.", NULL);
+    }
+    {
+        const char *args[] = {
+            ev.id, gw->name, ev.type,
+            apr_pstrmemdup(req->r->pool, req->raw, req->raw_len),
+            event_kinds[ev.kind], ev.payment_ref, ev.transaction_id,
+            apr_psprintf(req->r->pool, "%" APR_INT64_T_FMT, ev.amount),
+            ev.failure_reason, req->conf->public_url
+        };
+        result = jklg_run_json(req, "jklg_p_event", 10, args);
+    }
+    if (!result) {
+        return OK;
+    }
+    jklg_push_emails(req, json_object_get(result, "emails"));
+    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,
+                      json_pack("{s:b}", "received", 1)));
+}

@@ -1,0 +1,406 @@
+/* Staff payment endpoints under /api/admin (Apache authenticated them;
+ * r->user names the staff member in refunds and audit entries): bookings,
+ * the transaction ledger, refunds and manual payments. */
+#include <string.h>
+#include <sodium.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include "jklg_json.h"
+#include "jklg_money.h"
+#include "jklg_token.h"
+#include "jklg_validate.h"
+#include "mod_jklg.h"
+
+#define REFERENCE_CHARS "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#define IDEMPOTENCY_KEY_MAX 255
+
+static const char *const statuses[] = {
+    "requires_payment", "processing", "succeeded", "failed", "canceled",
+    "partially_refunded", "refunded", NULL
+};
+
+static int reply_not_found(jklg_req_t *req)
+{
+    return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
+                            "No such resource.", NULL);
+}
+
+static int reply_conflict(jklg_req_t *req, const char *why)
+{
+    return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
+                            apr_pstrcat(req->r->pool, "Not possible: ", why,
+                                        ".", NULL), NULL);
+}
+
+/* JSON amount: a positive integer of minor units. */
+static const char *check_amount(jklg_check_t *c, const char *key,
+                                unsigned flags)
+{
+    const json_t *v = json_object_get(c->body, key);
+    apr_int64_t amount;
+
+    if (!v) {
+        if (flags & JKLG_REQUIRED) {
+            jklg_check_fail(c, key, "is required");
+        }
+        return NULL;
+    }
+    if (jklg_money_parse_amount(v, &amount) != APR_SUCCESS) {
+        jklg_check_fail(c, key, "must be a positive whole number of the "
+                        "currency's smallest unit (cents)");
+        return NULL;
+    }
+    return apr_psprintf(c->p, "%" APR_INT64_T_FMT, amount);
+}
+
+static const char *check_currency(jklg_check_t *c, const char *key)
+{
+    const char *cur = jklg_check_raw(c, key, JKLG_REQUIRED);
+
+    if (cur && !jklg_currency_valid(cur)) {
+        jklg_check_fail(c, key, "must be a lowercase ISO 4217 code that "
+                        "Stripe supports, e.g. eur");
+        return NULL;
+    }
+    return cur;
+}
+
+static const char *check_date(jklg_check_t *c, const char *key)
+{
+    const char *d = jklg_check_raw(c, key, JKLG_REQUIRED);
+
+    if (d && !jklg_is_date(d)) {
+        jklg_check_fail(c, key, "must be a date YYYY-MM-DD");
+        return NULL;
+    }
+    return d;
+}
+
+static const char *new_reference(apr_pool_t *p)
+{
+    char ref[12] = "JK-";
+
+    for (int i = 3; i < 11; i++) {
+        ref[i] = REFERENCE_CHARS[randombytes_uniform(
+            sizeof(REFERENCE_CHARS) - 1)];
+    }
+    ref[11] = '\0';
+    return apr_pstrdup(p, ref);
+}
+
+int jklg_staff_booking_create(jklg_req_t *req)
+{
+    static const char *const allowed[] = {
+        "customer_id", "customer_email", "description", "travel_start",
+        "travel_end", "amount_total", "currency", "reference", NULL};
+    apr_pool_t *p = req->r->pool;
+    const char *customer_id, *email, *description, *start, *end, *amount;
+    const char *currency, *reference;
+    jklg_check_t c;
+    jklg_rows_t rows;
+    const char *err;
+    apr_status_t rv;
+
+    jklg_check_init(&c, p, req->body, allowed);
+    customer_id = jklg_check_raw(&c, "customer_id", 0);
+    email = jklg_check_email(&c, "customer_email", 0);
+    if (!customer_id == !jklg_check_present(&c, "customer_email")) {
+        jklg_check_fail(&c, "customer_id", "give customer_id or "
+                        "customer_email, not both");
+    }
+    else if (customer_id && !jklg_is_uuid(customer_id)) {
+        jklg_check_fail(&c, "customer_id", "must be a customer id");
+    }
+    description = jklg_check_text(&c, "description", JKLG_REQUIRED, 1, 500);
+    start = check_date(&c, "travel_start");
+    end = check_date(&c, "travel_end");
+    if (start && end && strcmp(end, start) < 0) {
+        jklg_check_fail(&c, "travel_end", "must not be before travel_start");
+    }
+    amount = check_amount(&c, "amount_total", JKLG_REQUIRED);
+    currency = check_currency(&c, "currency");
+    reference = jklg_check_text(&c, "reference", 0, 1, 40);
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    if (!jklg_req_db(req)) {
+        return jklg_reply_unavailable(req);
+    }
+    {
+        const char *args[] = {customer_id, email,
+                              reference ? reference : new_reference(p),
+                              description, start, end, amount, currency};
+        rv = jklg_db_query(&req->db, p, "jklg_s_booking_create", 8, args,
+                           &rows, &err);
+    }
+    if (rv != APR_SUCCESS) {
+        return jklg_reply_db_error(req, rv, err);
+    }
+    if (strcmp(jklg_auth_value(&rows, 0), "t")) {
+        return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
+                                "No such customer.", NULL);
+    }
+    if (!jklg_auth_value(&rows, 1)) {
+        return reply_conflict(req, "this booking reference is taken");
+    }
+    return jklg_reply_text(req, HTTP_CREATED, jklg_auth_value(&rows, 1));
+}
+
+/* ?status=&booking_id=&customer_id=&since=&until=: NULL when absent;
+ * problems go to fields. */
+static const char *filter(apr_table_t *args, const char *key,
+                          int (*valid)(const char *), json_t *fields,
+                          const char *message)
+{
+    const char *v = apr_table_get(args, key);
+
+    if (v && !valid(v)) {
+        json_object_set_new(fields, key, json_string(message));
+        return NULL;
+    }
+    return v;
+}
+
+static int is_status(const char *s)
+{
+    for (int i = 0; statuses[i]; i++) {
+        if (!strcmp(s, statuses[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int jklg_staff_transactions(jklg_req_t *req)
+{
+    apr_pool_t *p = req->r->pool;
+    apr_table_t *args = jklg_req_args(req);
+    json_t *fields = jklg_json_own(p, json_object());
+    const char *status, *booking, *customer, *since, *until;
+    jklg_page_t page;
+    jklg_rows_t rows;
+    const char *err;
+    apr_status_t rv;
+
+    status = filter(args, "status", is_status, fields,
+                    "must be a transaction status");
+    booking = filter(args, "booking_id", jklg_is_uuid, fields,
+                     "must be a booking id");
+    customer = filter(args, "customer_id", jklg_is_uuid, fields,
+                      "must be a customer id");
+    since = filter(args, "since", jklg_is_timestamp, fields,
+                   "must be a date or an RFC 3339 time");
+    until = filter(args, "until", jklg_is_timestamp, fields,
+                   "must be a date or an RFC 3339 time");
+    if (json_object_size(fields)) {
+        return jklg_reply_invalid(req, fields);
+    }
+    if (!jklg_req_page(req, &page)) {
+        return OK;
+    }
+    if (!jklg_req_db(req)) {
+        return jklg_reply_unavailable(req);
+    }
+    {
+        const char *limit = apr_ltoa(p, page.limit);
+        const char *a[] = {status, status, booking, booking, customer,
+                           customer, since, since, until, until, page.time,
+                           page.time, page.id, apr_ltoa(p, page.limit + 1),
+                           limit, limit};
+        rv = jklg_db_query(&req->db, p, "jklg_s_transactions", 16, a, &rows,
+                           &err);
+    }
+    if (rv != APR_SUCCESS) {
+        return jklg_reply_db_error(req, rv, err);
+    }
+    return jklg_reply_text(req, HTTP_OK, jklg_db_value(&rows));
+}
+
+/* The {id} of the route if it is an id, else NULL after answering 404. */
+static const char *path_id(jklg_req_t *req)
+{
+    const char *id = apr_table_get(req->params, "id");
+
+    if (!jklg_is_uuid(id)) {
+        reply_not_found(req);
+        return NULL;
+    }
+    return id;
+}
+
+int jklg_staff_transaction(jklg_req_t *req)
+{
+    const char *id = path_id(req);
+    jklg_rows_t rows;
+    const char *err;
+    apr_status_t rv;
+
+    if (!id) {
+        return OK;
+    }
+    if (!jklg_req_db(req)) {
+        return jklg_reply_unavailable(req);
+    }
+    rv = jklg_db_query(&req->db, req->r->pool, "jklg_s_transaction", 1, &id,
+                       &rows, &err);
+    if (rv != APR_SUCCESS) {
+        return jklg_reply_db_error(req, rv, err);
+    }
+    return jklg_db_value(&rows)
+           ? jklg_reply_text(req, HTTP_OK, jklg_db_value(&rows))
+           : reply_not_found(req);
+}
+
+/* A staff client's Idempotency-Key makes a double submit return the first
+ * refund; without one every request is a new refund. */
+static const char *refund_key(jklg_req_t *req)
+{
+    const char *key = apr_table_get(req->r->headers_in, "Idempotency-Key");
+
+    if (key && *key && strlen(key) <= IDEMPOTENCY_KEY_MAX) {
+        return apr_pstrcat(req->r->pool, "staff:", key, NULL);
+    }
+    return jklg_token_new(req->r->pool);
+}
+
+/* Calls the gateway for a pending refund and records the outcome. A
+ * timeout leaves it pending: the same request again retries it, under the
+ * same gateway idempotency key. */
+static int settle_refund(jklg_req_t *req, json_t *opened)
+{
+    const jklg_gateway_t *gw = jklg_gateway_find(
+        jklg_json_str(opened, "gateway"));
+    jklg_refund_req_t ask;
+    jklg_refund_t out;
+    const char *err = NULL, *status;
+    json_t *settled;
+    apr_status_t rv;
+
+    memset(&out, 0, sizeof(out));
+    ask.refund_id = jklg_json_str(opened, "id");
+    ask.transaction_id = jklg_json_str(json_object_get(opened, "refund"),
+                                       "transaction_id");
+    ask.gateway_ref = jklg_json_str(opened, "gateway_ref");
+    ask.amount = json_integer_value(json_object_get(opened, "amount"));
+    ask.currency = jklg_json_str(opened, "currency");
+    ask.reason = jklg_json_str(json_object_get(opened, "refund"), "reason");
+    rv = gw ? gw->refund(req->conf->stripe, req->r->pool, &ask, &out, &err)
+            : APR_ENOTIMPL;
+    status = rv == APR_SUCCESS ? out.status
+             : rv == APR_EGENERAL ? "failed" : "pending";
+    {
+        const char *args[] = {ask.refund_id, status, out.gateway_ref,
+                              req->r->user, err};
+        settled = jklg_run_json(req, "jklg_s_refund_settle", 5, args);
+    }
+    if (!settled) {
+        return OK;
+    }
+    if (rv != APR_SUCCESS) {
+        return jklg_reply_gateway_error(req, err ? err : "no such gateway");
+    }
+    return jklg_reply(req, HTTP_ACCEPTED, settled);
+}
+
+int jklg_staff_refund(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"amount", "reason", NULL};
+    const char *id, *amount, *reason;
+    jklg_check_t c;
+    json_t *opened, *refund;
+
+    jklg_check_init(&c, req->r->pool, req->body, allowed);
+    amount = check_amount(&c, "amount", 0);
+    reason = jklg_check_text(&c, "reason", JKLG_NULLABLE, 0, 500);
+    if (!(id = path_id(req))) {
+        return OK;
+    }
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    {
+        const char *args[] = {id, amount, reason, req->r->user,
+                              refund_key(req)};
+        opened = jklg_run_json(req, "jklg_s_refund_open", 5, args);
+    }
+    if (!opened) {
+        return OK;
+    }
+    if (json_object_get(opened, "not_found")) {
+        return reply_not_found(req);
+    }
+    if (json_object_get(opened, "conflict")) {
+        return reply_conflict(req, jklg_json_str(opened, "conflict"));
+    }
+    refund = json_object_get(opened, "refund");
+    if (json_is_true(json_object_get(opened, "existing"))
+        && strcmp(jklg_json_str(refund, "status"), "pending")) {
+        return jklg_reply(req, HTTP_ACCEPTED, jklg_json_own(req->r->pool,
+                          json_pack("{s:O}", "refund", refund)));
+    }
+    if (json_is_true(json_object_get(opened, "existing"))) {
+        /* Pending from an earlier attempt: its gateway details again. */
+        const char *args[] = {id};
+        json_t *tx = jklg_run_json(req, "jklg_s_transaction", 1, args);
+        json_t *t = tx ? json_object_get(tx, "transaction") : NULL;
+        if (!t) {
+            return OK;
+        }
+        json_object_set(opened, "gateway", json_object_get(t, "gateway"));
+        json_object_set(opened, "gateway_ref",
+                        json_object_get(t, "gateway_ref"));
+        json_object_set(opened, "amount", json_object_get(refund, "amount"));
+        json_object_set(opened, "currency",
+                        json_object_get(refund, "currency"));
+    }
+    return settle_refund(req, opened);
+}
+
+int jklg_staff_manual_payment(jklg_req_t *req)
+{
+    static const char *const allowed[] = {"booking_id", "amount", "currency",
+                                          "method", "note", NULL};
+    const char *booking, *amount, *currency, *method, *note;
+    jklg_check_t c;
+    json_t *result;
+
+    jklg_check_init(&c, req->r->pool, req->body, allowed);
+    booking = jklg_check_raw(&c, "booking_id", JKLG_REQUIRED);
+    if (booking && !jklg_is_uuid(booking)) {
+        jklg_check_fail(&c, "booking_id", "must be a booking id");
+    }
+    amount = check_amount(&c, "amount", JKLG_REQUIRED);
+    currency = check_currency(&c, "currency");
+    method = jklg_check_raw(&c, "method", JKLG_REQUIRED);
+    if (method && strcmp(method, "cash") && strcmp(method, "bank_transfer")) {
+        jklg_check_fail(&c, "method", "must be cash or bank_transfer");
+    }
+    note = jklg_check_text(&c, "note", JKLG_NULLABLE, 0, 500);
+    if (!jklg_check_ok(&c)) {
+        return jklg_reply_invalid(req, c.fields);
+    }
+    {
+        const char *args[] = {booking, amount, currency, method, note,
+                              req->r->user, req->conf->public_url};
+        result = jklg_run_json(req, "jklg_s_manual", 7, args);
+    }
+    if (!result) {
+        return OK;
+    }
+    if (json_object_get(result, "not_found")) {
+        return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
+                                "No such booking.", NULL);
+    }
+    if (json_object_get(result, "currency")) {
+        jklg_check_fail(&c, "currency", apr_psprintf(req->r->pool,
+                        "must be the booking's currency (%s)",
+                        jklg_json_str(result, "currency")));
+        return jklg_reply_invalid(req, c.fields);
+    }
+    if (json_object_get(result, "conflict")) {
+        return reply_conflict(req, jklg_json_str(result, "conflict"));
+    }
+    jklg_push_emails(req, json_object_get(result, "emails"));
+    json_object_del(result, "emails");
+    return jklg_reply(req, HTTP_CREATED, result);
+}
