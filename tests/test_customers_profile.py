@@ -627,3 +627,28 @@ def test_customers_cannot_see_or_touch_each_others_data(server, account, other, 
     assert {s["id"] for s in list_sessions(other.client)} == {other.session["id"]}
     assert [b["id"] for b in bookings_page(other.client)["data"]] == [their_booking]
     assert me_customer(other.client)["id"] == other.id
+
+
+# ------------------------------------------------------------------ routing
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("GET", "/register", {"POST"}),
+    ("GET", "/login", {"POST"}),
+    ("GET", "/logout", {"POST"}),
+    ("DELETE", "/me", {"GET", "HEAD", "PATCH"}),
+    ("PUT", "/me/addresses", {"GET", "HEAD", "POST"}),
+    ("GET", f"/me/addresses/{UNKNOWN}", {"PATCH", "DELETE"}),
+    ("POST", "/me/preferences", {"GET", "HEAD", "PUT"}),
+    ("GET", "/me/password", {"POST"}),
+    ("DELETE", f"/me/bookings/{UNKNOWN}", {"GET", "HEAD"}),
+    ("GET", f"/me/sessions/{UNKNOWN}", {"DELETE"}),
+])
+def test_wrong_method_is_405_with_allow(server, account, method, path, allow):
+    resp = account.client.request(method, path)
+    assert_error(resp, 405, "method_not_allowed")
+    assert set(resp.headers["Allow"].split(", ")) == allow, resp.headers["Allow"]
+
+
+def test_unknown_customer_routes_are_404(server, account):
+    for path in ("/me/", "/me/addresses/", "/me/nope", "/registers"):
+        assert_error(account.client.get(path), 404, "not_found")
