@@ -8,7 +8,9 @@ import time
 import pytest
 import requests
 
-from customers_helpers import assert_unauthorized
+import psycopg2
+
+from customers_helpers import assert_no_store, assert_unauthorized
 from payments_helpers import (assert_error, assert_fields,
                               assert_json, assert_transaction, concurrently,
                               customer_with_booking, intent_resp, intents_for,
@@ -18,6 +20,8 @@ from payments_helpers import (assert_error, assert_fields,
 # A gateway failure is logged (error level) before the 502; these tests
 # provoke it on purpose.
 GATEWAY_ERRORS = [r"JKLG00601: payment gateway"]
+DB_ERRORS = [r"JKLG0010[123]", r"JKLG00301", r"JKLG001", r"dbd:error",
+             r"AH00", r"DBD"]
 
 
 # ------------------------------------------------------------------ config
@@ -75,6 +79,15 @@ def test_intent_created_for_the_outstanding_amount(server, mail, stripe, db):
                 (tx["id"],))
     assert secret not in row.fetchone()[0]
     assert secret not in server.new_log()
+
+
+def test_intent_response_is_not_cached(server, mail, stripe):
+    account, client, staff, booking = customer_with_booking(server, mail)
+    resp = intent_resp(client, booking["id"])
+    assert_json(resp, 201)
+    assert_no_store(resp)
+    assert_no_store(intent_resp(client, booking["id"]))
+    assert_no_store(client.get("/transactions"))
 
 
 def test_asking_again_returns_the_same_intent(server, mail, stripe):
@@ -300,6 +313,57 @@ def test_stripe_500_three_times(server, mail, stripe, db, allow_errors):
     assert len({c.idempotency_key for c in creates}) == 1
     tx_id = creates[0].params["metadata"]["transaction_id"]
     assert tx_row(db, tx_id)[0] == "failed"
+
+
+def test_stripe_429_is_retried(server, mail, stripe, allow_errors):
+    account, client, staff, booking = customer_with_booking(server, mail)
+    stripe.fail_next(429, count=1)
+    tx, _ = open_intent(client, booking["id"], 201)
+    creates = pi_creates(stripe)
+    assert [c.injected for c in creates] == [True, False]
+    assert {c.idempotency_key for c in creates} == {f"jklg-pi-{tx['id']}"}
+
+
+def test_stripe_400_is_not_retried(server, mail, stripe, db, allow_errors):
+    allow_errors.extend(GATEWAY_ERRORS)
+    account, client, staff, booking = customer_with_booking(server, mail)
+    stripe.fail_next(400, count=1)
+    assert_error(intent_resp(client, booking["id"]), 502, "gateway_error")
+    creates = pi_creates(stripe)
+    assert len(creates) == 1
+    assert tx_row(db, creates[0].params["metadata"]["transaction_id"])[0] \
+        == "failed"
+
+
+def test_should_retry_true_wins_over_402(server, mail, stripe):
+    account, client, staff, booking = customer_with_booking(server, mail)
+    stripe.fail_next(402, count=1, should_retry=True)
+    tx, _ = open_intent(client, booking["id"], 201)
+    assert len(pi_creates(stripe)) == 2
+
+
+def test_database_down(server, pg, mail, stripe, db, allow_errors):
+    allow_errors.extend(DB_ERRORS)
+    account, client, staff, booking = customer_with_booking(server, mail)
+    db.close()
+    stripe.reset()
+    pg.stop()
+    try:
+        resp = intent_resp(client, booking["id"])
+        assert_error(resp, 503, "unavailable")
+        assert resp.headers["Retry-After"].isdigit()
+        assert_error(client.get("/transactions"), 503, "unavailable")
+        assert_error(staff.get("/transactions"), 503, "unavailable")
+    finally:
+        pg.start()
+    assert pi_creates(stripe) == []
+    # Back: the same request works.
+    tx, _ = open_intent(client, booking["id"], 201)
+    conn = psycopg2.connect(pg.url())
+    try:
+        assert tx_row(conn, tx["id"])[0] == "requires_payment"
+    finally:
+        conn.close()
 
 
 # ------------------------------------------------------------ transactions
