@@ -366,9 +366,6 @@ int jklg_staff_manual_payment(jklg_req_t *req)
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     booking = jklg_check_raw(&c, "booking_id", JKLG_REQUIRED);
-    if (booking && !jklg_is_uuid(booking)) {
-        jklg_check_fail(&c, "booking_id", "must be a booking id");
-    }
     amount = check_amount(&c, "amount", JKLG_REQUIRED);
     currency = check_currency(&c, "currency");
     method = jklg_check_raw(&c, "method", JKLG_REQUIRED);
@@ -378,6 +375,10 @@ int jklg_staff_manual_payment(jklg_req_t *req)
     note = jklg_check_text(&c, "note", JKLG_NULLABLE, 0, 500);
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
+    }
+    if (!jklg_is_uuid(booking)) {   /* as for any id: simply not found */
+        return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
+                                "No such booking.", NULL);
     }
     {
         const char *args[] = {booking, amount, currency, method, note,

@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from harness.httpd import Httpd, HttpdError  # noqa: E402
 from harness.pg import PgCluster, PgError    # noqa: E402
+from harness.stripe import StripeStandin     # noqa: E402
 
 STAFF_USER = "staff"
 
@@ -30,7 +31,34 @@ JKLGJWTKey file:{jwt_key}
 JKLGMailFrom "JKLG Travel <noreply@jklg.localhost>"
 JKLGMailSpool "{spool}"
 JKLGMailSweepInterval 5s
+JKLGStripeSecretKey {stripe_key}
+JKLGStripePublishableKey {stripe_publishable}
+JKLGStripeWebhookSecret {stripe_webhook_secret}
+JKLGStripeAPIBase {stripe_api}
 """
+
+STANDIN_PORT = 12111
+
+
+def stripe_settings(port):
+    """Real Stripe (test mode) when JKLG_STRIPE_SECRET_KEY and
+    JKLG_STRIPE_WEBHOOK_SECRET are set, else the local stand-in, which
+    sends signed webhooks to this instance itself."""
+    key = os.environ.get("JKLG_STRIPE_SECRET_KEY")
+    if key:
+        return None, dict(
+            stripe_key=key,
+            stripe_publishable=os.environ.get("JKLG_STRIPE_PUBLISHABLE_KEY",
+                                              "pk_test_unset"),
+            stripe_webhook_secret=os.environ["JKLG_STRIPE_WEBHOOK_SECRET"],
+            stripe_api="https://api.stripe.com")
+    standin = StripeStandin(port=STANDIN_PORT)
+    standin.start()
+    standin.webhook_url = f"http://127.0.0.1:{port}/api/payments/webhook"
+    return standin, dict(stripe_key=standin.secret_key,
+                         stripe_publishable="pk_test_local_standin",
+                         stripe_webhook_secret=standin.webhook_secret,
+                         stripe_api=standin.url)
 
 
 def searchable_by_others(path):
@@ -94,15 +122,22 @@ def main():
                       staff=(STAFF_USER, staff_password(var)))
         (var / "httpd").mkdir(exist_ok=True)
         spool = httpd.child_writable(var / "mail")
-        httpd.jklg = JKLG.format(port=port, spool=spool,
-                                 jwt_key=secret_file(var / "jwt.key"))
-        serve(httpd, pg, spool)
+        standin, stripe = stripe_settings(port)
+        try:
+            httpd.jklg = JKLG.format(port=port, spool=spool,
+                                     jwt_key=secret_file(var / "jwt.key"),
+                                     **stripe)
+            serve(httpd, pg, spool, standin)
+        finally:
+            if standin:
+                standin.stop()
+                print("stopped the Stripe stand-in")
     finally:
         pg.stop()
         print("stopped PostgreSQL")
 
 
-def serve(httpd, pg, spool):
+def serve(httpd, pg, spool, standin):
     rc, out = httpd.config_test()
     if rc != 0:
         raise HttpdError(out)
@@ -112,6 +147,7 @@ mod_jklg is running (Ctrl-C stops everything):
   API          {httpd.url}/api   (health: {httpd.url}/api/health)
   staff        {httpd.staff[0]} / {httpd.staff[1]}   (Basic auth on /api/admin)
   mail         written to {spool}/*.eml (no SMTP configured)
+  Stripe       {stripe_line(standin)}
   PostgreSQL   {pg.url()}
   logs         {httpd.error_log}, {httpd.base}/access.log
   config       {httpd.conf_file}
@@ -122,6 +158,16 @@ mod_jklg is running (Ctrl-C stops everything):
         proc.send_signal(signal.SIGTERM)   # apache2 -DFOREGROUND stops cleanly
         proc.wait()
         print("\nstopped Apache")
+
+
+def stripe_line(standin):
+    if not standin:
+        return ("real Stripe (test mode key from JKLG_STRIPE_SECRET_KEY); "
+                "forward webhooks with `stripe listen --forward-to "
+                "127.0.0.1:PORT/api/payments/webhook`")
+    return (f"local stand-in at {standin.url} (no real key configured); "
+            f"pay an intent with: curl -X POST "
+            f"{standin.url}/_standin/payment_intents/<pi_...>/confirm")
 
 
 if __name__ == "__main__":

@@ -148,6 +148,17 @@ BEGIN
                        ELSE 'partially_refunded' END;
     UPDATE transactions SET amount_refunded = new_refunded, status = new_status
      WHERE id = p_tx;
+    -- Refunds Stripe answered "pending" are done once its total covers
+    -- them (oldest first), or they would still hold back what is left.
+    UPDATE refunds r SET status = 'succeeded'
+      FROM (SELECT id, sum(amount) OVER (ORDER BY created_at, id) AS upto
+              FROM refunds WHERE transaction_id = p_tx
+               AND status = 'pending') p
+     WHERE r.id = p.id
+       AND p.upto <= new_refunded - (SELECT COALESCE(sum(amount), 0)
+                                       FROM refunds
+                                      WHERE transaction_id = p_tx
+                                        AND status = 'succeeded');
     PERFORM jklg_audit(p_tx, p_actor, p_event, t.status, new_status,
                        jsonb_build_object('amount_refunded', new_refunded));
 END

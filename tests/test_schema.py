@@ -162,7 +162,8 @@ REFUSED = [
     ("transaction currency EUR", TX_SQL, {**TX_OK, "currency": "EUR"}, "CheckViolation"),
     ("transaction currency eu", TX_SQL, {**TX_OK, "currency": "eu"}, "CheckViolation"),
     ("transaction bad status", TX_SQL, {**TX_OK, "status": "paid"}, "CheckViolation"),
-    ("transaction bad gateway", TX_SQL, {**TX_OK, "gateway": "paypal"}, "CheckViolation"),
+    # Gateway names are checked for shape (a new gateway needs no migration).
+    ("transaction bad gateway", TX_SQL, {**TX_OK, "gateway": "Pay Pal"}, "CheckViolation"),
     ("transaction refunded more than amount", TX_SQL, {**TX_OK, "refunded": 101},
      "CheckViolation"),
     ("transaction negative refunded", TX_SQL, {**TX_OK, "refunded": -1}, "CheckViolation"),
