@@ -104,7 +104,18 @@ def staff_password(var):
     return path.read_text().strip()
 
 
+def stop_on_signals():
+    """Ctrl-C, kill and a closed terminal all end in the same clean stop.
+    SIGINT is set explicitly: a shell starting us in the background would
+    have left it ignored."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
+
+
 def main():
+    stop_on_signals()
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8080)
     port = parser.parse_args().port
@@ -141,7 +152,11 @@ def serve(httpd, pg, spool, standin):
     rc, out = httpd.config_test()
     if rc != 0:
         raise HttpdError(out)
+    httpd.stop()        # a leftover of ours (killed run), by its pid file
     proc = httpd.run_foreground()
+    if not httpd.wait_listening():
+        proc.terminate()
+        raise HttpdError(f"Apache did not start; see {httpd.error_log}")
     print(f"""
 mod_jklg is running (Ctrl-C stops everything):
   API          {httpd.url}/api   (health: {httpd.url}/api/health)

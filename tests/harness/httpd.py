@@ -149,7 +149,7 @@ class Httpd:
         self.write_config()
         self.mark_log()
         res = self._apache("-k", "start")
-        if res.returncode != 0 or not self._wait_listening():
+        if res.returncode != 0 or not self.wait_listening():
             raise HttpdError(f"apache2 did not start (rc={res.returncode})\n"
                              f"{res.stdout}{res.stderr}{self.new_log()}")
 
@@ -159,7 +159,7 @@ class Httpd:
         return subprocess.Popen([APACHE, "-d", str(self.base), "-f",
                                  str(self.conf_file), "-DFOREGROUND"])
 
-    def _wait_listening(self):
+    def wait_listening(self):
         """The port answers and the pid file exists (written a little
         after the socket is bound), so that stop() finds the server."""
         deadline = time.monotonic() + START_TIMEOUT
