@@ -97,6 +97,12 @@ typedef struct jklg_gateway_t {
                                   apr_pool_t *p, const char *gateway_ref,
                                   const jklg_payment_req_t *expected,
                                   jklg_payment_t *out, const char **err);
+    /* Cancels a payment that was replaced (the amount due changed), so
+     * that an old client secret can no longer pay it. NULL when there is
+     * nothing to cancel outside this system. */
+    apr_status_t (*cancel_payment)(const jklg_gateway_conf_t *conf,
+                                   apr_pool_t *p, const char *gateway_ref,
+                                   const char **err);
 } jklg_gateway_t;
 
 /* jklg_gateways.c: the registry. NULL for unknown names. */

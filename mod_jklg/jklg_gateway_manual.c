@@ -36,5 +36,6 @@ const jklg_gateway_t jklg_gateway_manual = {
     manual_refund,
     NULL,
     NULL,
+    NULL,
     NULL
 };

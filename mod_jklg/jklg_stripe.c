@@ -977,6 +977,31 @@ static apr_status_t stripe_fetch_payment(const jklg_gateway_conf_t *conf,
     return rv;
 }
 
+static apr_status_t stripe_cancel_payment(const jklg_gateway_conf_t *conf,
+                                          apr_pool_t *p,
+                                          const char *gateway_ref,
+                                          const char **err)
+{
+    stripe_call_t call;
+    stripe_reply_t reply;
+    apr_status_t rv;
+
+    *err = NULL;
+    if ((rv = check_configured(conf, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!stripe_id_ok(gateway_ref)) {
+        *err = "stripe: not a PaymentIntent id";
+        return APR_EINVAL;
+    }
+    memset(&call, 0, sizeof(call));
+    call.path = apr_pstrcat(p, "/v1/payment_intents/", gateway_ref, "/cancel",
+                            NULL);
+    call.form = "cancellation_reason=abandoned";
+    call.idempotency_key = apr_pstrcat(p, "jklg-pc-", gateway_ref, NULL);
+    return stripe_call(conf, p, &call, &reply, err);
+}
+
 static apr_status_t parse_refund(apr_pool_t *p, const stripe_reply_t *r,
                                  const jklg_refund_req_t *req,
                                  jklg_refund_t *out, const char **err)
@@ -1175,5 +1200,6 @@ const jklg_gateway_t jklg_gateway_stripe = {
     stripe_refund,
     stripe_verify_webhook,
     stripe_parse_event,
-    stripe_fetch_payment
+    stripe_fetch_payment,
+    stripe_cancel_payment
 };

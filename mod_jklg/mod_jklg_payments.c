@@ -120,6 +120,22 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
                            ? HTTP_CREATED : HTTP_OK, settled);
 }
 
+/* An intent replaced because the amount due changed is canceled at the
+ * gateway, so that an old client secret cannot pay it. Best effort: if it
+ * was paid meanwhile, its webhook still records the money. */
+static void cancel_replaced(jklg_req_t *req, const jklg_gateway_t *gw,
+                            const char *ref)
+{
+    const char *err = NULL;
+
+    if (ref && gw->cancel_payment
+        && gw->cancel_payment(req->conf->stripe, req->r->pool, ref, &err)
+           != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, JKLGNO(00603)
+                      "could not cancel replaced payment %s: %s", ref, err);
+    }
+}
+
 int jklg_payment_intent(jklg_req_t *req)
 {
     static const char *const allowed[] = {"booking_id", NULL};
@@ -161,6 +177,7 @@ int jklg_payment_intent(jklg_req_t *req)
                                 "This booking is already paid.", NULL);
     }
     json_object_set_new(opened, "booking_id", json_string(booking));
+    cancel_replaced(req, gw, jklg_json_str(opened, "replaced_ref"));
     return settle_intent(req, gw, opened);
 }
 

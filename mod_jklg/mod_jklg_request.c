@@ -17,6 +17,7 @@
 #define ADMIN_PREFIX "/api/admin/"
 #define RETRY_AFTER_DB "5"
 #define PREFLIGHT_MAX_AGE "600"
+#define RAW_BODY_MIN (1024 * 1024)
 
 static jklg_router_t *router;
 
@@ -258,10 +259,10 @@ static int refuse_too_large(jklg_req_t *req, apr_off_t limit)
 
 /* Reads at most limit bytes; Content-Length is checked before reading and
  * chunked bodies while reading, so nothing over the limit is buffered. */
-static int read_body(jklg_req_t *req, char **buf, apr_size_t *len)
+static int read_body(jklg_req_t *req, apr_off_t limit, char **buf,
+                     apr_size_t *len)
 {
     request_rec *r = req->r;
-    apr_off_t limit = jklg_conf_max_body(req->conf);
     apr_size_t total = 0;
     long n;
     int rc;
@@ -310,7 +311,12 @@ static int read_raw_body(jklg_req_t *req)
 {
     char *buf = NULL;
 
-    if (!read_body(req, &buf, &req->raw_len)) {
+    /* Gateways send events of their own size, pretty-printed; a small
+     * JKLGMaxBody for clients must not make them bounce. */
+    apr_off_t limit = jklg_conf_max_body(req->conf);
+
+    if (!read_body(req, limit > RAW_BODY_MIN ? limit : RAW_BODY_MIN, &buf,
+                   &req->raw_len)) {
         return 0;
     }
     req->raw = buf;
@@ -332,7 +338,7 @@ static int read_json_body(jklg_req_t *req)
                          "Send the body as application/json.", NULL);
         return 0;
     }
-    if (!read_body(req, &buf, &len)) {
+    if (!read_body(req, jklg_conf_max_body(req->conf), &buf, &len)) {
         return 0;
     }
     req->body = jklg_json_parse_object(r->pool, buf, len, &why);

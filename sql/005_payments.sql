@@ -40,7 +40,9 @@ AS $$
 $$;
 
 -- States only move forward. failed -> processing/succeeded: the customer
--- tried again on the same intent.
+-- tried again on the same intent. canceled -> processing/succeeded: money
+-- that arrives is recorded even on an intent we had replaced (the gateway
+-- refuses to take money on intents it canceled itself).
 CREATE FUNCTION jklg_tx_may_move(old_status text, new_status text)
     RETURNS boolean LANGUAGE sql IMMUTABLE
 AS $$
@@ -49,6 +51,7 @@ AS $$
                                                     'failed', 'canceled')
         WHEN 'processing' THEN new_status IN ('succeeded', 'failed', 'canceled')
         WHEN 'failed' THEN new_status IN ('processing', 'succeeded', 'canceled')
+        WHEN 'canceled' THEN new_status IN ('processing', 'succeeded')
         WHEN 'succeeded' THEN new_status IN ('partially_refunded', 'refunded')
         WHEN 'partially_refunded' THEN new_status = 'refunded'
         ELSE false
@@ -230,7 +233,8 @@ $$;
 -- First half of "pay this booking": under a lock on the booking, find the
 -- open intent for the outstanding amount or create its transaction row.
 -- Returns {"not_found"}, {"paid"}, or {"id", "created", "gateway_ref",
--- "amount", "currency", "reference"}.
+-- "amount", "currency", "reference", "replaced_ref"}: the gateway id of an
+-- intent this one replaces, for the caller to cancel at the gateway.
 CREATE FUNCTION jklg_intent_open(p_customer uuid, p_booking uuid,
                                  p_gateway text)
     RETURNS jsonb LANGUAGE plpgsql
@@ -239,6 +243,7 @@ DECLARE
     b bookings;
     t transactions;
     outstanding bigint;
+    replaced text;
 BEGIN
     SELECT * INTO b FROM bookings
      WHERE id = p_booking AND customer_id = p_customer FOR NO KEY UPDATE;
@@ -257,6 +262,7 @@ BEGIN
         PERFORM jklg_audit(t.id, 'system', NULL, t.status, 'canceled',
                            jsonb_build_object('reason',
                                               'outstanding balance changed'));
+        replaced := t.gateway_ref;
         t := NULL;
     END IF;
     IF t.id IS NOT NULL THEN
@@ -276,7 +282,8 @@ BEGIN
     RETURN jsonb_build_object('id', t.id, 'created', true,
                               'gateway_ref', NULL, 'amount', t.amount,
                               'currency', t.currency,
-                              'reference', b.reference);
+                              'reference', b.reference,
+                              'replaced_ref', replaced);
 END
 $$;
 
