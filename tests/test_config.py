@@ -127,8 +127,15 @@ def test_shipped_example_vhost_is_valid(make_httpd, tmp_path):
     key = tmp_path / "jwt.key"
     key.write_text("k" * 48 + "\n")
     example = tmp_path / "example.conf"
+    for name, value in (("stripe.key", "sk_live_example"),
+                        ("whsec.key", "whsec_example")):
+        (tmp_path / name).write_text(value + "\n")
     example.write_text((REPO_ROOT / "conf" / "jklg.conf").read_text()
-                       .replace("/etc/apache2/jklg-jwt-2026.key", str(key)))
+                       .replace("/etc/apache2/jklg-jwt-2026.key", str(key))
+                       .replace("/etc/apache2/jklg-stripe.key",
+                                str(tmp_path / "stripe.key"))
+                       .replace("/etc/apache2/jklg-whsec.key",
+                                str(tmp_path / "whsec.key")))
     httpd = make_httpd("", extra=f'Include "{example}"\n')
     rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
     assert rc == 0, out
