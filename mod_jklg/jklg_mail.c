@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "jklg_curl.h"
 #include "jklg_mail.h"
 
 /* RFC 2047 allows encoded words of 75 characters; 42 bytes make words of
@@ -664,17 +665,6 @@ static apr_status_t smtp_job_create(apr_pool_t *p, const jklg_smtp_t *smtp,
     return APR_SUCCESS;
 }
 
-static int slist_add(struct curl_slist **list, const char *s)
-{
-    struct curl_slist *l = curl_slist_append(*list, s);
-
-    if (l == NULL) {
-        return 0;
-    }
-    *list = l;
-    return 1;
-}
-
 static CURLcode add_text_part(curl_mime *mime, const char *type,
                               const char *body)
 {
@@ -733,12 +723,12 @@ static apr_status_t attach_message(smtp_job_t *job,
     for (i = 0; i < headers->nelts; i++) {
         const char *h = APR_ARRAY_IDX(headers, i, const char *);
 
-        if (!slist_add(&job->headers, h)) {
+        if (!jklg_slist_add(&job->headers, h)) {
             *err = "out of memory";
             return APR_ENOMEM;
         }
     }
-    if (!slist_add(&job->rcpt, to)) {
+    if (!jklg_slist_add(&job->rcpt, to)) {
         *err = "out of memory";
         return APR_ENOMEM;
     }

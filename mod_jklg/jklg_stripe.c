@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 #include <sodium.h>
+#include "jklg_curl.h"
 #include "jklg_json.h"
 #include "jklg_stripe.h"
 
@@ -598,17 +599,6 @@ static size_t read_header(char *line, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-static int slist_add(struct curl_slist **list, const char *s)
-{
-    struct curl_slist *l = curl_slist_append(*list, s);
-
-    if (l == NULL) {
-        return 0;
-    }
-    *list = l;
-    return 1;
-}
-
 static apr_status_t slist_cleanup(void *data)
 {
     curl_slist_free_all(data);
@@ -637,7 +627,7 @@ static struct curl_slist *request_headers(apr_pool_t *p,
     struct curl_slist *list = NULL;
 
     for (apr_size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-        if (lines[i] && !slist_add(&list, lines[i])) {
+        if (lines[i] && !jklg_slist_add(&list, lines[i])) {
             curl_slist_free_all(list);
             return NULL;
         }

@@ -170,6 +170,8 @@ int jklg_reply_rate_limited(jklg_req_t *req, long retry_after);
 
 /* Writes a JSON text built elsewhere (by SQL) as the response body. */
 int jklg_reply_text(jklg_req_t *req, int status, const char *json);
+/* 404 not_found: unknown, foreign and malformed ids alike. */
+int jklg_reply_not_found(jklg_req_t *req);
 /* 422 validation_failed with fields. */
 int jklg_reply_invalid(jklg_req_t *req, json_t *fields);
 /* 429 rate_limited with Retry-After: 1 when rule's window for key is
@@ -198,6 +200,10 @@ int jklg_req_auth(jklg_req_t *req);
  * rows, or 0 after answering (401, 503, 500). */
 int jklg_auth_query(jklg_req_t *req, const char *label, int nargs,
                     const char *const *args, jklg_rows_t *rows);
+/* A page of one of the customer's lists: label takes, after the session,
+ * cursor time (or NULL), cursor time, cursor id, limit + 1, limit, limit,
+ * and returns the body {data, next_cursor}. */
+int jklg_auth_list(jklg_req_t *req, const char *label);
 /* Column col of the first row, or NULL. */
 const char *jklg_auth_value(const jklg_rows_t *rows, int col);
 int jklg_reply_unauthorized(jklg_req_t *req);

@@ -11,12 +11,6 @@
 
 #define WEBHOOK_GATEWAY "stripe"
 
-static int reply_not_found(jklg_req_t *req)
-{
-    return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
-                            "No such resource.", NULL);
-}
-
 int jklg_reply_gateway_error(jklg_req_t *req, const char *err)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00601)
@@ -154,7 +148,7 @@ int jklg_payment_intent(jklg_req_t *req)
         return jklg_reply_invalid(req, c.fields);
     }
     if (!jklg_is_uuid(booking)) {
-        return reply_not_found(req);
+        return jklg_reply_not_found(req);
     }
     if (!gw || !req->conf->stripe->secret_key) {
         return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
@@ -170,7 +164,7 @@ int jklg_payment_intent(jklg_req_t *req)
         jklg_auth_value(&rows, 1) ? jklg_auth_value(&rows, 1) : "{}", 0,
         NULL));
     if (!opened || json_object_get(opened, "not_found")) {
-        return reply_not_found(req);
+        return jklg_reply_not_found(req);
     }
     if (json_object_get(opened, "paid")) {
         return jklg_reply_error(req, HTTP_CONFLICT, "booking_already_paid",
@@ -183,22 +177,7 @@ int jklg_payment_intent(jklg_req_t *req)
 
 int jklg_payment_transactions(jklg_req_t *req)
 {
-    apr_pool_t *p = req->r->pool;
-    jklg_rows_t rows;
-    jklg_page_t page;
-
-    if (!jklg_req_auth(req) || !jklg_req_page(req, &page)) {
-        return OK;
-    }
-    {
-        const char *limit = apr_ltoa(p, page.limit);
-        const char *args[] = {page.time, page.time, page.id,
-                              apr_ltoa(p, page.limit + 1), limit, limit};
-        if (!jklg_auth_query(req, "jklg_p_transactions", 6, args, &rows)) {
-            return OK;
-        }
-    }
-    return jklg_reply_text(req, HTTP_OK, jklg_auth_value(&rows, 1));
+    return jklg_auth_list(req, "jklg_p_transactions");
 }
 
 int jklg_payment_transaction(jklg_req_t *req)
@@ -210,14 +189,14 @@ int jklg_payment_transaction(jklg_req_t *req)
         return OK;
     }
     if (!jklg_is_uuid(id)) {
-        return reply_not_found(req);
+        return jklg_reply_not_found(req);
     }
     if (!jklg_auth_query(req, "jklg_p_transaction", 1, &id, &rows)) {
         return OK;
     }
     return jklg_auth_value(&rows, 1)
            ? jklg_reply_text(req, HTTP_OK, jklg_auth_value(&rows, 1))
-           : reply_not_found(req);
+           : jklg_reply_not_found(req);
 }
 
 static const char *const event_kinds[] = {

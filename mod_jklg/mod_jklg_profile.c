@@ -10,12 +10,6 @@
 
 #define ADDRESS_LIMIT "50"
 
-static int reply_not_found(jklg_req_t *req)
-{
-    return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
-                            "No such resource.", NULL);
-}
-
 /* Authenticates, runs label, answers its body (second column) with
  * status, or 404 when the body is NULL. */
 static int answer(jklg_req_t *req, const char *label, int nargs,
@@ -30,7 +24,7 @@ static int answer(jklg_req_t *req, const char *label, int nargs,
     }
     body = jklg_auth_value(&rows, 1);
     if (!body) {
-        return reply_not_found(req);
+        return jklg_reply_not_found(req);
     }
     return status == HTTP_NO_CONTENT ? jklg_reply(req, status, NULL)
                                      : jklg_reply_text(req, status, body);
@@ -43,7 +37,7 @@ static const char *path_id(jklg_req_t *req)
 
     if (!jklg_is_uuid(id)) {
         if (jklg_req_auth(req)) {   /* strangers get 401, not 404 */
-            reply_not_found(req);
+            jklg_reply_not_found(req);
         }
         return NULL;
     }
@@ -218,7 +212,7 @@ static int save_address(jklg_req_t *req, const char *id, int status)
                                       ? jklg_auth_value(&rows, 1) : "null",
                                       0, NULL));
     if (!json_is_object(result)) {
-        return reply_not_found(req);
+        return jklg_reply_not_found(req);
     }
     if (json_object_get(result, "limit")) {
         return jklg_reply_error(req, HTTP_CONFLICT, "conflict",

@@ -18,6 +18,7 @@
 #define RETRY_AFTER_DB "5"
 #define PREFLIGHT_MAX_AGE "600"
 #define RAW_BODY_MIN (1024 * 1024)
+#define CHUNKED_FIRST 8192
 
 static jklg_router_t *router;
 
@@ -107,6 +108,12 @@ int jklg_reply_text(jklg_req_t *req, int status, const char *json)
     ap_set_content_type(req->r, "application/json; charset=utf-8");
     ap_rputs(json, req->r);
     return OK;
+}
+
+int jklg_reply_not_found(jklg_req_t *req)
+{
+    return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
+                            "No such resource.", NULL);
 }
 
 int jklg_reply_invalid(jklg_req_t *req, json_t *fields)
@@ -258,12 +265,14 @@ static int refuse_too_large(jklg_req_t *req, apr_off_t limit)
 /* The readers below return 1 to go on, or answer the client and return 0. */
 
 /* Reads at most limit bytes; Content-Length is checked before reading and
- * chunked bodies while reading, so nothing over the limit is buffered. */
+ * chunked bodies while reading, so nothing over the limit is buffered. The
+ * buffer fits Content-Length, or grows with a chunked body. */
 static int read_body(jklg_req_t *req, apr_off_t limit, char **buf,
                      apr_size_t *len)
 {
     request_rec *r = req->r;
-    apr_size_t total = 0;
+    apr_size_t total = 0, size;
+    int chunked;
     long n;
     int rc;
 
@@ -278,14 +287,21 @@ static int read_body(jklg_req_t *req, apr_off_t limit, char **buf,
                          "The request body could not be read.", NULL);
         return 0;
     }
-    *buf = apr_palloc(r->pool, limit + 1);
+    chunked = r->remaining <= 0;
+    size = chunked ? CHUNKED_FIRST : (apr_size_t)r->remaining;
+    *buf = apr_palloc(r->pool, size + 1);
     if (ap_should_client_block(r)) {
-        while ((n = ap_get_client_block(r, *buf + total,
-                                        limit + 1 - total)) > 0) {
+        while ((n = ap_get_client_block(r, *buf + total, size - total)) > 0) {
             total += n;
             if ((apr_off_t)total > limit) {
                 refuse_too_large(req, limit);
                 return 0;
+            }
+            if (total == size && chunked) {
+                char *bigger = apr_palloc(r->pool, 2 * size + 1);
+                memcpy(bigger, *buf, total);
+                *buf = bigger;
+                size *= 2;
             }
         }
         if (n < 0) {
@@ -366,8 +382,7 @@ static int dispatch(jklg_req_t *req)
     }
     jklg_router_match(router, method, r->uri, r->pool, &m);
     if (!m.allowed) {
-        return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
-                                "No such resource.", NULL);
+        return jklg_reply_not_found(req);
     }
     if (method == JKLG_OPTIONS) {
         return answer_options(req, m.allowed);

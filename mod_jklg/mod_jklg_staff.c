@@ -19,12 +19,6 @@ static const char *const statuses[] = {
     "partially_refunded", "refunded", NULL
 };
 
-static int reply_not_found(jklg_req_t *req)
-{
-    return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
-                            "No such resource.", NULL);
-}
-
 static int reply_conflict(jklg_req_t *req, const char *why)
 {
     return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
@@ -222,7 +216,7 @@ static const char *path_id(jklg_req_t *req)
     const char *id = apr_table_get(req->params, "id");
 
     if (!jklg_is_uuid(id)) {
-        reply_not_found(req);
+        jklg_reply_not_found(req);
         return NULL;
     }
     return id;
@@ -248,7 +242,7 @@ int jklg_staff_transaction(jklg_req_t *req)
     }
     return jklg_db_value(&rows)
            ? jklg_reply_text(req, HTTP_OK, jklg_db_value(&rows))
-           : reply_not_found(req);
+           : jklg_reply_not_found(req);
 }
 
 /* A staff client's Idempotency-Key makes a double submit return the first
@@ -327,7 +321,7 @@ int jklg_staff_refund(jklg_req_t *req)
         return OK;
     }
     if (json_object_get(opened, "not_found")) {
-        return reply_not_found(req);
+        return jklg_reply_not_found(req);
     }
     if (json_object_get(opened, "conflict")) {
         return reply_conflict(req, jklg_json_str(opened, "conflict"));

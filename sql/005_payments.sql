@@ -181,8 +181,10 @@ DECLARE
     actor text := p_gateway || ':' || p_id;
     emails uuid[] := '{}';
 BEGIN
+    -- A PaymentIntent's client secret may pay it: kept nowhere.
     INSERT INTO payment_events (id, gateway, type, payload)
-    VALUES (p_id, p_gateway, p_type, p_payload)
+    VALUES (p_id, p_gateway, p_type,
+            p_payload #- '{data,object,client_secret}')
     ON CONFLICT (id) DO NOTHING;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('duplicate', true);

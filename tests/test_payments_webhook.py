@@ -228,6 +228,18 @@ def test_same_event_five_times_concurrently(server, mail, stripe, db):
                           receipt_subject(booking["reference"]))) == 1
 
 
+def test_stored_event_keeps_no_client_secret(server, mail, stripe, db):
+    account, client, staff, booking, tx, event = paid_intent(
+        server, mail, stripe, amount_total=3000)
+    assert event["data"]["object"]["client_secret"]      # Stripe sends it
+    with db.cursor() as cur:
+        cur.execute("SELECT payload FROM payment_events WHERE id = %s",
+                    (event["id"],))
+        [(payload,)] = cur.fetchall()
+    assert "client_secret" not in payload["data"]["object"]
+    assert payload["data"]["object"]["id"] == tx["gateway_ref"]
+
+
 def test_event_found_through_metadata(server, mail, stripe, db):
     """The succeeded event may arrive before the module stored the pi_ id:
     metadata[transaction_id] finds the transaction."""
