@@ -6,6 +6,8 @@ scenarios measured in the same run, on the same machine."""
 
 import re
 import shutil
+import json
+import urllib.request
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,10 @@ from harness.smtp import SmtpStandin         # noqa: E402
 DURATION = "10s"
 THREADS, CONNECTIONS = "2", "32"
 STAFF = ("bench", "bench-password")
+
+ME_LUA = """\
+wrk.headers["Authorization"] = "Bearer {token}"
+"""
 
 POST_LUA = """\
 wrk.method = "POST"
@@ -40,6 +46,25 @@ def wrk(url, script=None):
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, p99, int(non2xx.group(1)) if non2xx else 0
+
+
+def api(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as resp:
+        return json.load(resp)
+
+
+def customer_token(httpd, pg):
+    """A verified customer's access token, for the authenticated path."""
+    email, password = "bench@jklg.test", "Bench-mark-2027!"
+    api(f"{httpd.url}/api/customers/register", {
+        "email": email, "password": password, "first_name": "Bench",
+        "last_name": "Mark"})
+    pg.psql(f"UPDATE customers SET email_verified_at = now() "
+            f"WHERE email = '{email}'")
+    return api(f"{httpd.url}/api/customers/login",
+               {"email": email, "password": password})["token"]
 
 
 def main():
@@ -63,12 +88,16 @@ def main():
         httpd.start()
         script = work / "post.lua"
         script.write_text(POST_LUA)
+        me_script = work / "me.lua"
+        me_script.write_text(ME_LUA.format(token=customer_token(httpd, pg)))
         health = f"{httpd.url}/api/health"
         queue = f"{httpd.url}/api/admin/email/test"
+        me = f"{httpd.url}/api/customers/me"
 
         wrk(health)                         # warm up children and pools
         results = {}
         results["health"] = wrk(health)
+        results["customers/me (JWT)"] = wrk(me, me_script)
         results["email/test, SMTP up"] = wrk(queue, script)
         smtp.stop()
         results["email/test, SMTP down"] = wrk(queue, script)
@@ -81,7 +110,9 @@ def main():
                   f"non-2xx {bad}")
         up = results["email/test, SMTP up"][0]
         down = results["email/test, SMTP down"][0]
-        print(f"\n  email/test with SMTP down / up: {down / up:.2f}")
+        print(f"\n  customers/me / health:          "
+              f"{results['customers/me (JWT)'][0] / results['health'][0]:.2f}")
+        print(f"  email/test with SMTP down / up: {down / up:.2f}")
         print(f"  health with SMTP down / up:     "
               f"{results['health, SMTP down'][0] / results['health'][0]:.2f}")
     finally:
