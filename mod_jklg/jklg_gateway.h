@@ -70,9 +70,10 @@ typedef struct {
 
 typedef struct jklg_gateway_t {
     const char *name;
-    /* Starts a payment. Failures: APR_TIMEUP (timed out), APR_ECONNREFUSED
-     * (unreachable), APR_EGENERAL (refused); *err is safe to log (no keys,
-     * no client secret). */
+    /* Starts a payment. Failures: APR_EGENERAL (the gateway refused: a
+     * definite no), APR_ECONNREFUSED (never reached it), APR_TIMEUP and
+     * APR_INCOMPLETE (outcome unknown: it may have happened); *err is safe
+     * to log (no keys, no client secret). The same for refund. */
     apr_status_t (*create_payment)(const jklg_gateway_conf_t *conf,
                                    apr_pool_t *p, const jklg_payment_req_t *req,
                                    jklg_payment_t *out, const char **err);

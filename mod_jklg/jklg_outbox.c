@@ -39,6 +39,9 @@ const jklg_statement_t jklg_outbox_statements[] = {
     {"jklg_outbox_retry",
      "UPDATE email_outbox SET last_error = %s, locked_until = NULL, "
      "status = CASE WHEN attempts >= %s::int THEN 'failed' ELSE 'queued' END, "
+     /* Given up: its data may hold a one-time link, which must not outlive
+      * the message. */
+     "data = CASE WHEN attempts >= %s::int THEN NULL ELSE data END, "
      "next_attempt_at = now() + %s::interval "
      "WHERE id = %s::uuid AND claim_token = %s::uuid RETURNING status"},
     {"jklg_outbox_counts",
@@ -236,13 +239,14 @@ static apr_status_t record_failure(jklg_db_t *db, apr_pool_t *p,
     int attempts = atoi(row[4]);
     apr_interval_time_t delay = jklg_outbox_backoff(attempts, conf->retry_base,
                                                     conf->retry_cap);
-    const char *args[] = {result->error, apr_itoa(p, conf->max_attempts),
-                          interval_sql(p, delay), id, row[0]};
+    const char *max = apr_itoa(p, conf->max_attempts);
+    const char *args[] = {result->error, max, max, interval_sql(p, delay),
+                          id, row[0]};
     jklg_rows_t rows;
     const char *status;
     apr_status_t rv;
 
-    rv = jklg_db_query(db, p, "jklg_outbox_retry", 5, args, &rows, err);
+    rv = jklg_db_query(db, p, "jklg_outbox_retry", 6, args, &rows, err);
     if (rv != APR_SUCCESS) {
         return rv;
     }

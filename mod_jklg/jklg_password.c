@@ -469,6 +469,9 @@ apr_status_t jklg_gate_create(jklg_gate_t **gate, int limit, apr_pool_t *p)
 
 void jklg_gate_enter(jklg_gate_t *gate)
 {
+    if (!gate) {
+        return;     /* no gate could be made: logged at child start */
+    }
     apr_thread_mutex_lock(gate->mutex);
     while (gate->inside >= gate->limit) {
         apr_thread_cond_wait(gate->cond, gate->mutex);
@@ -479,6 +482,9 @@ void jklg_gate_enter(jklg_gate_t *gate)
 
 void jklg_gate_leave(jklg_gate_t *gate)
 {
+    if (!gate) {
+        return;
+    }
     apr_thread_mutex_lock(gate->mutex);
     gate->inside--;
     apr_thread_mutex_unlock(gate->mutex);

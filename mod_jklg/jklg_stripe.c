@@ -721,12 +721,10 @@ static apr_status_t map_curl_error(CURLcode rc)
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
         return APR_ECONNREFUSED;
     default:
-        return APR_EGENERAL;
+        /* The request may have reached Stripe: its outcome is unknown. */
+        return APR_INCOMPLETE;
     }
 }
 
@@ -764,7 +762,9 @@ static apr_status_t call_outcome(apr_pool_t *p, const stripe_reply_t *r,
     if (r->status < 200 || r->status >= 300) {
         *err = jklg_stripe_error_text(p, r->status, r->body, r->len,
                                       r->attempts);
-        return APR_EGENERAL;
+        /* A 4xx is Stripe's no; after 5xx, 409 or 429 nobody knows. */
+        return r->status >= 400 && r->status < 500 && r->status != 409
+               && r->status != 429 ? APR_EGENERAL : APR_INCOMPLETE;
     }
     return APR_SUCCESS;
 }

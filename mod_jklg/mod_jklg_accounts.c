@@ -316,7 +316,6 @@ static int reply_login(jklg_req_t *req, const char *customer_id,
                         json_string(jklg_jwt_sign(p, key, &claims)));
     json_object_set_new(body, "token_type", json_string("Bearer"));
     json_object_set_new(body, "expires_at", json_string(row[3]));
-    apr_table_setn(req->r->err_headers_out, "Cache-Control", "no-store");
     return jklg_reply(req, HTTP_OK, body);
 }
 
@@ -346,6 +345,7 @@ int jklg_customer_login(jklg_req_t *req)
     jklg_check_t c;
     jklg_rows_t rows;
 
+    apr_table_setn(req->r->err_headers_out, "Cache-Control", "no-store");
     jklg_check_init(&c, p, req->body, allowed);
     email = jklg_check_email(&c, "email", JKLG_REQUIRED);
     password = jklg_check_raw(&c, "password", JKLG_REQUIRED);

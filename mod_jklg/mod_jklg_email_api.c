@@ -139,8 +139,9 @@ static json_t *batch_recipients(apr_pool_t *p, json_t *list, json_t *fields)
             }
         }
         else {
-            json_array_append_new(out, json_pack("{s:s, s:O}", "email", email,
-                                  "data", data ? data : json_object()));
+            json_array_append_new(out, json_pack("{s:s, s:o}", "email", email,
+                                  "data", data ? json_incref(data)
+                                               : json_object()));
         }
         json_decref(bad);
     }

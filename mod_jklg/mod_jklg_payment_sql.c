@@ -11,7 +11,7 @@
  * time, cursor id come first in the page's WHERE; limit + 1 in its LIMIT;
  * then limit, limit here. */
 #define PAGE_OF_TRANSACTIONS \
-    "shown AS (SELECT * FROM page ORDER BY ts DESC, id DESC LIMIT %s::int) " \
+    "WITH shown AS (SELECT * FROM page ORDER BY ts DESC, id DESC LIMIT %s::int) " \
     "SELECT jsonb_build_object('data', COALESCE((SELECT jsonb_agg(" \
     "jklg_transaction_json(tx) ORDER BY ts DESC, id DESC) FROM shown), " \
     "'[]'::jsonb), 'next_cursor', CASE WHEN (SELECT count(*) FROM page) > " \
@@ -40,12 +40,8 @@ const jklg_statement_t jklg_payment_statements[] = {
      "FROM transactions t JOIN bookings b ON b.id = t.booking_id "
      "WHERE b.customer_id = (SELECT cid FROM a) " AFTER_CURSOR
      "ORDER BY t.created_at DESC, t.id DESC LIMIT %s::int), "
-     "shown AS (SELECT * FROM page ORDER BY ts DESC, id DESC LIMIT %s::int) "
-     "SELECT " AUTHED ", jsonb_build_object('data', COALESCE((SELECT "
-     "jsonb_agg(jklg_transaction_json(tx) ORDER BY ts DESC, id DESC) "
-     "FROM shown), '[]'::jsonb), 'next_cursor', CASE WHEN (SELECT count(*) "
-     "FROM page) > %s::int THEN (SELECT jklg_cursor(ts, id) FROM shown "
-     "ORDER BY ts, id LIMIT 1) END)::text"},
+     "body AS (" PAGE_OF_TRANSACTIONS ") "
+     "SELECT " AUTHED ", (SELECT * FROM body)"},
     /* transaction id */
     {"jklg_p_transaction",
      AUTH "SELECT " AUTHED ", (SELECT jsonb_build_object('transaction', "
@@ -74,8 +70,8 @@ const jklg_statement_t jklg_payment_statements[] = {
      "AND (%s::timestamptz IS NULL OR t.created_at >= %s::timestamptz) "
      "AND (%s::timestamptz IS NULL OR t.created_at < %s::timestamptz) "
      AFTER_CURSOR
-     "ORDER BY t.created_at DESC, t.id DESC LIMIT %s::int), "
-     PAGE_OF_TRANSACTIONS},
+     "ORDER BY t.created_at DESC, t.id DESC LIMIT %s::int) "
+     "SELECT * FROM (" PAGE_OF_TRANSACTIONS ") AS body"},
     /* transaction id */
     {"jklg_s_transaction",
      "SELECT jsonb_build_object('transaction', jklg_transaction_json(t), "

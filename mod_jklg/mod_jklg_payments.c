@@ -114,19 +114,25 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
                            ? HTTP_CREATED : HTTP_OK, settled);
 }
 
-/* An intent replaced because the amount due changed is canceled at the
- * gateway, so that an old client secret cannot pay it. Best effort: if it
- * was paid meanwhile, its webhook still records the money. */
+/* Intents replaced by this one are canceled at the gateway, so that an
+ * old client secret cannot pay them. Best effort: if one was paid
+ * meanwhile, its webhook still records the money. */
 static void cancel_replaced(jklg_req_t *req, const jklg_gateway_t *gw,
-                            const char *ref)
+                            const json_t *refs)
 {
     const char *err = NULL;
+    json_t *ref;
+    size_t i;
 
-    if (ref && gw->cancel_payment
-        && gw->cancel_payment(req->conf->stripe, req->r->pool, ref, &err)
-           != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, JKLGNO(00603)
-                      "could not cancel replaced payment %s: %s", ref, err);
+    json_array_foreach(refs, i, ref) {
+        if (gw->cancel_payment
+            && gw->cancel_payment(req->conf->stripe, req->r->pool,
+                                  json_string_value(ref), &err)
+               != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, JKLGNO(00603)
+                          "could not cancel replaced payment %s: %s",
+                          json_string_value(ref), err);
+        }
     }
 }
 
@@ -170,8 +176,13 @@ int jklg_payment_intent(jklg_req_t *req)
         return jklg_reply_error(req, HTTP_CONFLICT, "booking_already_paid",
                                 "This booking is already paid.", NULL);
     }
+    if (json_object_get(opened, "processing")) {
+        return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
+                                "A payment for this booking is being "
+                                "processed.", NULL);
+    }
     json_object_set_new(opened, "booking_id", json_string(booking));
-    cancel_replaced(req, gw, jklg_json_str(opened, "replaced_ref"));
+    cancel_replaced(req, gw, json_object_get(opened, "replaced_refs"));
     return settle_intent(req, gw, opened);
 }
 

@@ -236,7 +236,7 @@ static int answer_options(jklg_req_t *req, int allowed)
         apr_table_setn(r->err_headers_out, "Access-Control-Allow-Methods",
                        methods);
         apr_table_setn(r->err_headers_out, "Access-Control-Allow-Headers",
-                       "Authorization, Content-Type");
+                       "Authorization, Content-Type, Idempotency-Key");
         apr_table_setn(r->err_headers_out, "Access-Control-Max-Age",
                        PREFLIGHT_MAX_AGE);
     }
@@ -375,10 +375,13 @@ static int dispatch(jklg_req_t *req)
 
 
     /* A forgotten Require in <Location /api/admin> must fail closed. */
-    if (!strncmp(r->uri, ADMIN_PREFIX, sizeof(ADMIN_PREFIX) - 1) && !r->user
-        && method != JKLG_OPTIONS) {
-        return jklg_reply_error(req, HTTP_FORBIDDEN, "forbidden",
-                                "Staff authentication is required.", NULL);
+    if (!strncmp(r->uri, ADMIN_PREFIX, sizeof(ADMIN_PREFIX) - 1)) {
+        apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+        if (!r->user && method != JKLG_OPTIONS) {
+            return jklg_reply_error(req, HTTP_FORBIDDEN, "forbidden",
+                                    "Staff authentication is required.",
+                                    NULL);
+        }
     }
     jklg_router_match(router, method, r->uri, r->pool, &m);
     if (!m.allowed) {

@@ -246,7 +246,9 @@ int jklg_staff_transaction(jklg_req_t *req)
 }
 
 /* A staff client's Idempotency-Key makes a double submit return the first
- * refund; without one every request is a new refund. */
+ * refund. Without one, a request while a refund of the transaction is
+ * still pending (its outcome unknown after a timeout) retries that refund
+ * instead of making a second one (sql: jklg_refund_open). */
 static const char *refund_key(jklg_req_t *req)
 {
     const char *key = apr_table_get(req->r->headers_in, "Idempotency-Key");
@@ -254,11 +256,13 @@ static const char *refund_key(jklg_req_t *req)
     if (key && *key && strlen(key) <= IDEMPOTENCY_KEY_MAX) {
         return apr_pstrcat(req->r->pool, "staff:", key, NULL);
     }
-    return jklg_token_new(req->r->pool);
+    return apr_pstrcat(req->r->pool, "auto:", jklg_token_new(req->r->pool),
+                       NULL);
 }
 
-/* Calls the gateway for a pending refund and records the outcome. A
- * timeout leaves it pending: the same request again retries it, under the
+/* Calls the gateway for a pending refund and records the outcome. Only a
+ * definite refusal (APR_EGENERAL) fails it; when the outcome is unknown
+ * (timeout, 5xx) it stays pending, and asking again retries it under the
  * same gateway idempotency key. */
 static int settle_refund(jklg_req_t *req, json_t *opened)
 {

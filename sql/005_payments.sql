@@ -124,6 +124,11 @@ BEGIN
                        CASE WHEN p_reason IS NOT NULL
                             THEN jsonb_build_object('reason', p_reason) END);
     IF p_new = 'succeeded' THEN
+        -- Fully paid: the booking is confirmed, as its email says.
+        UPDATE bookings b SET status = 'confirmed'
+          FROM transactions t
+         WHERE t.id = p_tx AND b.id = t.booking_id AND b.status = 'pending'
+           AND b.amount_paid >= b.amount_total;
         RETURN ARRAY(SELECT jklg_payment_emails(p_tx, p_public_url));
     END IF;
     RETURN '{}';
@@ -233,10 +238,13 @@ END
 $$;
 
 -- First half of "pay this booking": under a lock on the booking, find the
--- open intent for the outstanding amount or create its transaction row.
--- Returns {"not_found"}, {"paid"}, or {"id", "created", "gateway_ref",
--- "amount", "currency", "reference", "replaced_ref"}: the gateway id of an
--- intent this one replaces, for the caller to cancel at the gateway.
+-- open intent for the amount due or create its transaction row. Open means
+-- payable at the gateway: requires_payment, or failed with a gateway id (a
+-- declined card leaves the intent payable). The amount due leaves out
+-- payments still processing. Returns {"not_found"}, {"paid"},
+-- {"processing"}, or {"id", "created", "gateway_ref", "amount",
+-- "currency", "reference", "replaced_refs"}: gateway ids of open intents
+-- this one replaces, for the caller to cancel at the gateway.
 CREATE FUNCTION jklg_intent_open(p_customer uuid, p_booking uuid,
                                  p_gateway text)
     RETURNS jsonb LANGUAGE plpgsql
@@ -244,48 +252,64 @@ AS $$
 DECLARE
     b bookings;
     t transactions;
+    stale transactions;
+    in_flight bigint;
     outstanding bigint;
-    replaced text;
+    replaced text[] := '{}';
 BEGIN
     SELECT * INTO b FROM bookings
      WHERE id = p_booking AND customer_id = p_customer FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN jsonb_build_object('not_found', true);
     END IF;
-    outstanding := b.amount_total - b.amount_paid;
+    SELECT COALESCE(sum(amount), 0) INTO in_flight FROM transactions
+     WHERE booking_id = b.id AND status = 'processing';
+    outstanding := b.amount_total - b.amount_paid - in_flight;
     IF outstanding <= 0 THEN
-        RETURN jsonb_build_object('paid', true);
+        RETURN jsonb_build_object(CASE WHEN in_flight > 0 THEN 'processing'
+                                       ELSE 'paid' END, true);
     END IF;
-    SELECT * INTO t FROM transactions
-     WHERE booking_id = b.id AND gateway = p_gateway
-       AND status = 'requires_payment';
-    IF FOUND AND t.amount <> outstanding THEN
-        UPDATE transactions SET status = 'canceled' WHERE id = t.id;
-        PERFORM jklg_audit(t.id, 'system', NULL, t.status, 'canceled',
+    -- Reuse the newest open intent for exactly this amount; every other
+    -- open one is canceled, so no old client secret can pay twice.
+    FOR stale IN
+        SELECT * FROM transactions
+         WHERE booking_id = b.id AND gateway = p_gateway
+           AND (status = 'requires_payment'
+                OR (status = 'failed' AND gateway_ref IS NOT NULL))
+         ORDER BY created_at DESC, id DESC
+    LOOP
+        IF t.id IS NULL AND stale.amount = outstanding THEN
+            t := stale;
+            CONTINUE;
+        END IF;
+        UPDATE transactions SET status = 'canceled' WHERE id = stale.id;
+        PERFORM jklg_audit(stale.id, 'system', NULL, stale.status, 'canceled',
                            jsonb_build_object('reason',
-                                              'outstanding balance changed'));
-        replaced := t.gateway_ref;
-        t := NULL;
+                                              'replaced by a new intent'));
+        IF stale.gateway_ref IS NOT NULL THEN
+            replaced := replaced || stale.gateway_ref;
+        END IF;
+    END LOOP;
+    IF t.id IS NULL THEN
+        INSERT INTO transactions (booking_id, gateway, amount, currency,
+                                  status, method)
+        VALUES (b.id, p_gateway, outstanding, b.currency, 'requires_payment',
+                'card')
+        RETURNING * INTO t;
+        PERFORM jklg_audit(t.id, 'customer:' || p_customer, NULL, NULL,
+                           'requires_payment',
+                           jsonb_build_object('amount', outstanding));
+        RETURN jsonb_build_object('id', t.id, 'created', true,
+                                  'gateway_ref', NULL, 'amount', t.amount,
+                                  'currency', t.currency,
+                                  'reference', b.reference,
+                                  'replaced_refs', to_jsonb(replaced));
     END IF;
-    IF t.id IS NOT NULL THEN
-        RETURN jsonb_build_object('id', t.id, 'created', false,
-                                  'gateway_ref', t.gateway_ref,
-                                  'amount', t.amount, 'currency', t.currency,
-                                  'reference', b.reference);
-    END IF;
-    INSERT INTO transactions (booking_id, gateway, amount, currency, status,
-                              method)
-    VALUES (b.id, p_gateway, outstanding, b.currency, 'requires_payment',
-            'card')
-    RETURNING * INTO t;
-    PERFORM jklg_audit(t.id, 'customer:' || p_customer, NULL, NULL,
-                       'requires_payment',
-                       jsonb_build_object('amount', outstanding));
-    RETURN jsonb_build_object('id', t.id, 'created', true,
-                              'gateway_ref', NULL, 'amount', t.amount,
-                              'currency', t.currency,
+    RETURN jsonb_build_object('id', t.id, 'created', false,
+                              'gateway_ref', t.gateway_ref,
+                              'amount', t.amount, 'currency', t.currency,
                               'reference', b.reference,
-                              'replaced_ref', replaced);
+                              'replaced_refs', to_jsonb(replaced));
 END
 $$;
 
@@ -340,6 +364,22 @@ BEGIN
         RETURN jsonb_build_object('refund', jklg_refund_json(f), 'id', f.id,
                                   'existing', true);
     END IF;
+    -- Without a key of the client's, a refund whose outcome is unknown (a
+    -- timeout) is what a retry means: retry that one, never a second.
+    IF p_key LIKE 'auto:%' THEN
+        SELECT * INTO f FROM refunds
+         WHERE transaction_id = p_tx AND status = 'pending'
+         ORDER BY created_at, id LIMIT 1;
+        IF FOUND THEN
+            IF p_amount IS NOT NULL AND p_amount <> f.amount THEN
+                RETURN jsonb_build_object('conflict', format(
+                    'a refund of %s is still pending; retry it first',
+                    f.amount));
+            END IF;
+            RETURN jsonb_build_object('refund', jklg_refund_json(f),
+                                      'id', f.id, 'existing', true);
+        END IF;
+    END IF;
     IF t.status NOT IN ('succeeded', 'partially_refunded') THEN
         RETURN jsonb_build_object('conflict',
                                   'only a succeeded payment can be refunded');
@@ -383,7 +423,10 @@ AS $$
 DECLARE
     f refunds;
 BEGIN
-    UPDATE refunds SET status = p_status,
+    -- Only a pending refund moves: a late answer never undoes what
+    -- Stripe's webhook already settled.
+    UPDATE refunds SET status = CASE WHEN status = 'pending' THEN p_status
+                                     ELSE status END,
            gateway_ref = COALESCE(gateway_ref, p_ref)
      WHERE id = p_refund RETURNING * INTO f;
     IF p_status = 'succeeded' THEN

@@ -435,3 +435,44 @@ def test_wrong_method(server, mail):
     resp = client.get("/intents")
     assert_error(resp, 405, "method_not_allowed")
     assert "POST" in resp.headers.get("Allow", "")
+
+
+
+# ------------------------------------------- one payable intent at a time
+
+def test_no_second_intent_while_a_payment_is_processing(server, mail, stripe):
+    from payments_helpers import deliver
+    account, client, staff, booking = customer_with_booking(
+        server, mail, amount_total=50000)
+    tx, _ = open_intent(client, booking["id"])
+    deliver(stripe, stripe.process(tx["gateway_ref"]))
+    assert_error(intent_resp(client, booking["id"]), 409, "conflict")
+    assert len(pi_creates(stripe)) == 1
+
+
+def test_declined_intent_is_offered_again_not_duplicated(server, mail, stripe,
+                                                         db):
+    from payments_helpers import booking_row, deliver
+    account, client, staff, booking = customer_with_booking(
+        server, mail, amount_total=50000)
+    tx, secret = open_intent(client, booking["id"])
+    deliver(stripe, stripe.fail_payment(tx["gateway_ref"]))
+    assert my_transaction(client, tx["id"])["status"] == "failed"
+    again, again_secret = open_intent(client, booking["id"], status=200)
+    assert again["id"] == tx["id"] and again_secret == secret
+    assert len(pi_creates(stripe)) == 1
+    deliver(stripe, stripe.confirm(tx["gateway_ref"]))
+    assert booking_row(db, booking["id"]) == (50000, 0, "paid")
+
+
+def test_replaced_declined_intent_is_canceled_at_stripe(server, mail, stripe):
+    from payments_helpers import deliver
+    account, client, staff, booking = customer_with_booking(
+        server, mail, amount_total=50000)
+    old, _ = open_intent(client, booking["id"])
+    deliver(stripe, stripe.fail_payment(old["gateway_ref"]))
+    staff.manual_ok(booking["id"], 10000)
+    new, _ = open_intent(client, booking["id"])
+    assert new["id"] != old["id"] and new["amount"] == 40000
+    assert stripe.get_payment_intent(old["gateway_ref"])["status"] == "canceled"
+    assert my_transaction(client, old["id"])["status"] == "canceled"

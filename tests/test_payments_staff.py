@@ -4,6 +4,7 @@ transaction with its audit log and refunds, refunds through the Stripe
 stand-in (idempotency, limits checked before Stripe is called), manual
 payments, and the booking following its transactions."""
 
+import time
 import re
 import uuid
 
@@ -285,6 +286,12 @@ def refunds_at_stripe(stripe):
     return stripe.api_requests("POST", "/v1/refunds")
 
 
+def refunds_of(stripe, tx):
+    """Refunds that exist at the stand-in for one transaction."""
+    return [r for r in stripe.list_refunds()
+            if r.get("payment_intent") == tx["gateway_ref"]]
+
+
 def test_partial_refund(server, mail, stripe, db):
     account, client, staff, booking, tx, _ = paid_intent(
         server, mail, stripe, amount_total=40000)
@@ -480,13 +487,54 @@ def test_concurrent_refunds_cannot_exceed_the_amount(server, mail, stripe):
     stripe.reset()
     resps = concurrently(lambda _: staff.refund(tx["id"], {"amount": 6000}),
                          range(4))
-    statuses = sorted(r.status_code for r in resps)
-    assert statuses == [202, 409, 409, 409], [r.text for r in resps]
+    # Each answer is the one refund (a request that found it pending
+    # retries it) or a conflict (6000 more would exceed the amount).
+    refund_ids = {r.json()["refund"]["id"] for r in resps
+                  if r.status_code == 202}
+    assert len(refund_ids) == 1, [r.text for r in resps]
     for r in resps:
-        if r.status_code == 409:
+        if r.status_code != 202:
             assert_error(r, 409, "conflict")
-    assert len(refunds_at_stripe(stripe)) == 1
+    assert len(refunds_of(stripe, tx)) == 1
     assert my_transaction(client, tx["id"])["amount_refunded"] == 6000
+
+
+def test_refund_retried_after_a_timeout_is_not_doubled(server, mail, stripe,
+                                                       allow_errors):
+    """The outcome of a timed-out refund is unknown: asking again retries
+    that refund under its Stripe idempotency key, never makes a second."""
+    allow_errors.append(r"JKLG00601: payment gateway")
+    account, client, staff, booking, tx, _ = paid_intent(
+        server, mail, stripe, amount_total=10000)
+    stripe.reset()
+    stripe.delay_next(5)                    # JKLGStripeTimeout is 3s
+    assert_error(staff.refund(tx["id"], {"amount": 3000}), 502,
+                 "gateway_error")
+    time.sleep(3)                           # the stand-in did refund
+    again = staff.refund_ok(tx["id"], amount=3000)
+    assert again["status"] == "succeeded"
+    assert len(refunds_of(stripe, tx)) == 1
+    assert my_transaction(client, tx["id"])["amount_refunded"] == 3000
+    # A different amount while one is pending would be a second refund.
+    stripe.delay_next(5)
+    assert_error(staff.refund(tx["id"], {"amount": 2000}), 502,
+                 "gateway_error")
+    assert_error(staff.refund(tx["id"], {"amount": 1000}), 409, "conflict")
+
+
+def test_late_answer_never_undoes_a_settled_refund(server, mail, stripe, db):
+    account, client, staff, booking, tx, _ = paid_intent(
+        server, mail, stripe, amount_total=10000)
+    stripe.refund_status = "pending"
+    refund = staff.refund_ok(tx["id"], amount=4000)
+    deliver(stripe, stripe.refund_event(refund["gateway_ref"]))
+    with db.cursor() as cur:
+        cur.execute("SELECT jklg_refund_settle(%s, 'pending', NULL, 'staff', "
+                    "NULL)", (refund["id"],))
+        cur.execute("SELECT status FROM refunds WHERE id = %s",
+                    (refund["id"],))
+        assert cur.fetchone()[0] == "succeeded"
+    assert staff.refund_ok(tx["id"])["amount"] == 6000
 
 
 def test_pending_refund_counts_when_stripe_confirms(server, mail, stripe, db):
