@@ -54,6 +54,7 @@ const jklg_statement_t jklg_outbox_statements[] = {
      "SELECT EXISTS (SELECT 1 FROM email_outbox "
      "WHERE status IN ('queued', 'sending') "
      "AND next_attempt_at < now() - interval '" BACKLOG_LATE "')"},
+    {"jklg_purge", "SELECT jklg_purge()"},
     {NULL, NULL}
 };
 
@@ -328,6 +329,19 @@ apr_status_t jklg_outbox_backlogged(jklg_db_t *db, apr_pool_t *p,
     if (rv == APR_SUCCESS) {
         v = jklg_db_value(&rows);
         *backlogged = v && !strcmp(v, "t");
+    }
+    return rv;
+}
+
+apr_status_t jklg_outbox_purge(jklg_db_t *db, apr_pool_t *p, long *purged,
+                               const char **err)
+{
+    jklg_rows_t rows;
+    apr_status_t rv;
+
+    rv = jklg_db_query(db, p, "jklg_purge", 0, NULL, &rows, err);
+    if (rv == APR_SUCCESS) {
+        *purged = jklg_db_value(&rows) ? atol(jklg_db_value(&rows)) : 0;
     }
     return rv;
 }

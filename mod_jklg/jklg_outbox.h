@@ -94,4 +94,9 @@ apr_status_t jklg_outbox_counts(jklg_db_t *db, apr_pool_t *p,
 apr_status_t jklg_outbox_backlogged(jklg_db_t *db, apr_pool_t *p,
                                     int *backlogged, const char **err);
 
+/* Deletes what only history keeps: expired sessions and one-time tokens,
+ * old sent and failed mail (sql/006_housekeeping.sql). */
+apr_status_t jklg_outbox_purge(jklg_db_t *db, apr_pool_t *p, long *purged,
+                               const char **err);
+
 #endif

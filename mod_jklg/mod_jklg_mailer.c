@@ -19,6 +19,7 @@
 /* Retries fire a little after the row is due, never just before. */
 #define RETRY_SLACK apr_time_from_msec(200)
 #define UUID_LEN 36
+#define PURGE_EVERY apr_time_from_sec(3600)
 
 typedef struct {
     server_rec *s;
@@ -26,6 +27,9 @@ typedef struct {
 } mail_task_t;
 
 static apr_thread_pool_t *mail_threads;
+/* When this process last purged; only the sweep threads touch it, one at a
+ * time per server, and a lost race costs one extra cheap purge. */
+static apr_time_t last_purge;
 
 static void *deliver_task(apr_thread_t *thread, void *data);
 
@@ -146,6 +150,26 @@ void jklg_mailer_push(server_rec *s, const char *id)
     schedule(task, 0);
 }
 
+static void purge_now_and_then(server_rec *s, jklg_db_t *db, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    const char *err;
+    long purged = 0;
+
+    if (now - last_purge < PURGE_EVERY) {
+        return;
+    }
+    last_purge = now;
+    if (jklg_outbox_purge(db, p, &purged, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00210)
+                     "housekeeping: %s", err);
+    }
+    else if (purged) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JKLGNO(00211)
+                     "housekeeping: %ld expired rows deleted", purged);
+    }
+}
+
 static void *sweep_task(apr_thread_t *thread, void *data)
 {
     server_rec *s = data;
@@ -160,6 +184,7 @@ static void *sweep_task(apr_thread_t *thread, void *data)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00208)
                          "mail sweep: %s", err);
         }
+        purge_now_and_then(s, &db, p);
         ap_dbd_close(s, dbd);
     }
     for (int i = 0; ids && i < ids->nelts; i++) {
