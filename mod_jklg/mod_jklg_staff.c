@@ -336,21 +336,7 @@ int jklg_staff_refund(jklg_req_t *req)
         return jklg_reply(req, HTTP_ACCEPTED, jklg_json_own(req->r->pool,
                           json_pack("{s:O}", "refund", refund)));
     }
-    if (json_is_true(json_object_get(opened, "existing"))) {
-        /* Pending from an earlier attempt: its gateway details again. */
-        const char *args[] = {id};
-        json_t *tx = jklg_run_json(req, "jklg_s_transaction", 1, args);
-        json_t *t = tx ? json_object_get(tx, "transaction") : NULL;
-        if (!t) {
-            return OK;
-        }
-        json_object_set(opened, "gateway", json_object_get(t, "gateway"));
-        json_object_set(opened, "gateway_ref",
-                        json_object_get(t, "gateway_ref"));
-        json_object_set(opened, "amount", json_object_get(refund, "amount"));
-        json_object_set(opened, "currency",
-                        json_object_get(refund, "currency"));
-    }
+    /* New, or pending from an attempt whose outcome is unknown. */
     return settle_refund(req, opened);
 }
 

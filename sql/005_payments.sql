@@ -340,9 +340,10 @@ END
 $$;
 
 -- Staff refund, first half: checks what is refundable, then records the
--- refund as pending (or returns the one made with the same key).
--- Returns {"not_found"}, {"conflict": why}, or {"refund": ..., "id",
--- "existing", "gateway", "gateway_ref", "amount", "currency"}.
+-- refund as pending (or returns the one made with the same key, or the
+-- pending one a keyless retry means). Returns {"not_found"},
+-- {"conflict": why}, or {"refund": ..., "id", "existing", "gateway",
+-- "gateway_ref", "amount", "currency"}.
 CREATE FUNCTION jklg_refund_open(p_tx uuid, p_amount bigint, p_reason text,
                                  p_staff text, p_key text)
     RETURNS jsonb LANGUAGE plpgsql
@@ -362,7 +363,9 @@ BEGIN
      WHERE transaction_id = p_tx AND idempotency_key = p_key;
     IF FOUND THEN
         RETURN jsonb_build_object('refund', jklg_refund_json(f), 'id', f.id,
-                                  'existing', true);
+                                  'existing', true, 'gateway', t.gateway,
+                                  'gateway_ref', t.gateway_ref,
+                                  'amount', f.amount, 'currency', f.currency);
     END IF;
     -- Without a key of the client's, a refund whose outcome is unknown (a
     -- timeout) is what a retry means: retry that one, never a second.
@@ -377,7 +380,11 @@ BEGIN
                     f.amount));
             END IF;
             RETURN jsonb_build_object('refund', jklg_refund_json(f),
-                                      'id', f.id, 'existing', true);
+                                      'id', f.id, 'existing', true,
+                                      'gateway', t.gateway,
+                                      'gateway_ref', t.gateway_ref,
+                                      'amount', f.amount,
+                                      'currency', f.currency);
         END IF;
     END IF;
     IF t.status NOT IN ('succeeded', 'partially_refunded') THEN
