@@ -27,9 +27,9 @@ const jklg_statement_t jklg_payment_statements[] = {
     {"jklg_p_intent_open",
      AUTH "SELECT " AUTHED ", CASE WHEN (SELECT cid FROM a) IS NOT NULL THEN "
      "jklg_intent_open((SELECT cid FROM a), %s::uuid, %s)::text END"},
-    /* transaction id, gateway ref or NULL, status, error */
+    /* transaction id, gateway ref or NULL, status, error, public url */
     {"jklg_p_intent_settle",
-     "SELECT jklg_intent_settle(%s::uuid, %s, %s, %s)::text"},
+     "SELECT jklg_intent_settle(%s::uuid, %s, %s, %s, %s)::text"},
     /* id, gateway, type, payload, kind, ref, metadata tx, amount, reason,
      * public url */
     {"jklg_p_event",

@@ -99,14 +99,23 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     {
         const char *args[] = {tx, rv == APR_SUCCESS ? out.gateway_ref : NULL,
                               out.status, rv == APR_SUCCESS ? NULL
-                              : "the payment provider failed"};
-        settled = jklg_run_json(req, "jklg_p_intent_settle", 4, args);
+                              : "the payment provider failed",
+                              req->conf->public_url};
+        settled = jklg_run_json(req, "jklg_p_intent_settle", 5, args);
     }
     if (!settled) {
         return OK;
     }
+    jklg_push_emails(req, json_object_get(settled, "emails"));
+    json_object_del(settled, "emails");
     if (rv != APR_SUCCESS || !out.client_secret) {
         return jklg_reply_gateway_error(req, err ? err : "no client secret");
+    }
+    if (strcmp(out.status, "requires_payment")) {
+        /* Paid, processing or canceled already: nothing to pay here. */
+        return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
+                                "This payment is already being processed or "
+                                "closed; please reload the booking.", NULL);
     }
     json_object_set_new(settled, "client_secret",
                         json_string(out.client_secret));

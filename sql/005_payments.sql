@@ -314,13 +314,16 @@ END
 $$;
 
 -- Second half: the gateway answered. p_ref NULL means it failed: the
--- transaction is closed as failed so nothing looks live.
+-- transaction is closed as failed so nothing looks live. A status beyond
+-- requires_payment (an intent paid or canceled at the gateway whose
+-- webhook is late or lost) moves the transaction as its event would.
 CREATE FUNCTION jklg_intent_settle(p_tx uuid, p_ref text, p_status text,
-                                   p_error text)
+                                   p_error text, p_public_url text)
     RETURNS jsonb LANGUAGE plpgsql
 AS $$
 DECLARE
     t transactions;
+    emails uuid[] := '{}';
 BEGIN
     IF p_ref IS NULL THEN
         UPDATE transactions SET status = 'failed', failure_reason = p_error
@@ -333,9 +336,15 @@ BEGIN
         END IF;
     ELSE
         UPDATE transactions SET gateway_ref = COALESCE(gateway_ref, p_ref)
-         WHERE id = p_tx RETURNING * INTO t;
+         WHERE id = p_tx;
+        IF p_status IN ('processing', 'succeeded', 'canceled') THEN
+            emails := jklg_tx_move(p_tx, p_status, 'system', NULL, NULL,
+                                   p_public_url);
+        END IF;
     END IF;
-    RETURN jsonb_build_object('transaction', jklg_transaction_json(t));
+    SELECT * INTO t FROM transactions WHERE id = p_tx;
+    RETURN jsonb_build_object('transaction', jklg_transaction_json(t),
+                              'emails', to_jsonb(emails));
 END
 $$;
 

@@ -476,3 +476,25 @@ def test_replaced_declined_intent_is_canceled_at_stripe(server, mail, stripe):
     assert new["id"] != old["id"] and new["amount"] == 40000
     assert stripe.get_payment_intent(old["gateway_ref"])["status"] == "canceled"
     assert my_transaction(client, old["id"])["status"] == "canceled"
+
+
+
+def test_lost_webhook_is_made_up_for_when_asked_again(server, mail, stripe,
+                                                      db):
+    """Stripe says the intent succeeded but its webhook never came: asking
+    to pay again records the payment (and sends its emails) instead of
+    offering the paid intent once more."""
+    from payments_helpers import (booking_row, confirmation_subject,
+                                  exactly_one_mail, receipt_subject)
+    account, client, staff, booking = customer_with_booking(
+        server, mail, amount_total=30000)
+    tx, _ = open_intent(client, booking["id"])
+    stripe.confirm(tx["gateway_ref"])           # no delivery
+    assert_error(intent_resp(client, booking["id"]), 409, "conflict")
+    assert my_transaction(client, tx["id"])["status"] == "succeeded"
+    assert booking_row(db, booking["id"]) == (30000, 0, "paid")
+    exactly_one_mail(mail, account.email, receipt_subject(booking["reference"]))
+    exactly_one_mail(mail, account.email,
+                     confirmation_subject(booking["reference"]))
+    assert_error(intent_resp(client, booking["id"]), 409,
+                 "booking_already_paid")
