@@ -250,6 +250,16 @@ int jklg_staff_transaction(jklg_req_t *req);
 int jklg_staff_refund(jklg_req_t *req);
 int jklg_staff_manual_payment(jklg_req_t *req);
 
+/* mod_jklg_staff.c: refunds, shared with the over-payment refunds. */
+typedef struct {
+    json_t *settled;                /* {"refund": ...} recorded, or NULL */
+    apr_status_t db_rv;             /* when the recording failed */
+    const char *db_err;
+    const char *err;                /* the gateway's failure, for the log */
+} jklg_refund_sent_t;
+apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
+                              const char *actor, jklg_refund_sent_t *sent);
+
 /* mod_jklg_payments.c: shared with the staff endpoints. */
 int jklg_reply_gateway_error(jklg_req_t *req, const char *err);
 /* Runs a statement whose value is one JSON object; NULL after answering
@@ -258,5 +268,14 @@ json_t *jklg_run_json(jklg_req_t *req, const char *label, int nargs,
                       const char *const *args);
 /* Hands the outbox ids of a JSON array to the mail threads. */
 void jklg_push_emails(jklg_req_t *req, const json_t *ids);
+/* Sends the over-payment refund a payment's success opened (the
+ * "overpayment" member of the settle and event answers), logging the
+ * outcome for staff; never answers the client. */
+void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer);
+/* Cancels the gateway's payment of an open transaction {id, gateway,
+ * gateway_ref, amount, currency} and records what the gateway says it
+ * became: canceled, or paid meanwhile. 1 when recorded, 0 after answering
+ * the gateway's (502) or the database's failure. */
+int jklg_payment_cancel(jklg_req_t *req, const json_t *tx);
 
 #endif

@@ -13,6 +13,7 @@
 
 #define REFERENCE_CHARS "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 #define IDEMPOTENCY_KEY_MAX 255
+#define MANUAL_CANCEL_ROUNDS 3
 
 static const char *const statuses[] = {
     "requires_payment", "processing", "succeeded", "failed", "canceled",
@@ -263,41 +264,66 @@ static const char *refund_key(jklg_req_t *req)
 /* Calls the gateway for a pending refund and records the outcome. Only a
  * definite refusal (APR_EGENERAL) fails it; when the outcome is unknown
  * (timeout, 5xx) it stays pending, and asking again retries it under the
- * same gateway idempotency key. */
-static int settle_refund(jklg_req_t *req, json_t *opened)
+ * same gateway idempotency key. Never answers the client. */
+apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
+                              const char *actor, jklg_refund_sent_t *sent)
 {
     const jklg_gateway_t *gw = jklg_gateway_find(
         jklg_json_str(opened, "gateway"));
+    const json_t *refund = json_object_get(opened, "refund");
     jklg_refund_req_t ask;
     jklg_refund_t out;
-    const char *err = NULL, *status;
-    json_t *settled;
+    const char *status;
+    jklg_rows_t rows;
     apr_status_t rv;
 
     memset(&out, 0, sizeof(out));
+    memset(sent, 0, sizeof(*sent));
     ask.refund_id = jklg_json_str(opened, "id");
-    ask.transaction_id = jklg_json_str(json_object_get(opened, "refund"),
-                                       "transaction_id");
+    ask.transaction_id = jklg_json_str(refund, "transaction_id");
     ask.gateway_ref = jklg_json_str(opened, "gateway_ref");
     ask.amount = json_integer_value(json_object_get(opened, "amount"));
     ask.currency = jklg_json_str(opened, "currency");
-    ask.reason = jklg_json_str(json_object_get(opened, "refund"), "reason");
-    rv = gw ? gw->refund(req->conf->stripe, req->r->pool, &ask, &out, &err)
+    ask.reason = jklg_json_str(refund, "reason");
+    rv = gw ? gw->refund(req->conf->stripe, req->r->pool, &ask, &out,
+                         &sent->err)
             : APR_ENOTIMPL;
+    if (!gw) {
+        sent->err = "no such gateway";
+    }
     status = rv == APR_SUCCESS ? out.status
              : rv == APR_EGENERAL ? "failed" : "pending";
-    {
-        const char *args[] = {ask.refund_id, status, out.gateway_ref,
-                              req->r->user, err};
-        settled = jklg_run_json(req, "jklg_s_refund_settle", 5, args);
+    if (!jklg_req_db(req)) {
+        sent->db_rv = APR_ECONNRESET;
+        sent->db_err = "the database cannot be reached";
+        return rv;
     }
-    if (!settled) {
-        return OK;
+    {
+        const char *args[] = {ask.refund_id, status, out.gateway_ref, actor,
+                              sent->err};
+        sent->db_rv = jklg_db_query(&req->db, req->r->pool,
+                                    "jklg_s_refund_settle", 5, args, &rows,
+                                    &sent->db_err);
+    }
+    if (sent->db_rv == APR_SUCCESS) {
+        sent->settled = jklg_json_own(req->r->pool, json_loads(
+            jklg_db_value(&rows) ? jklg_db_value(&rows) : "{}", 0, NULL));
+    }
+    return rv;
+}
+
+static int settle_refund(jklg_req_t *req, json_t *opened)
+{
+    jklg_refund_sent_t sent;
+    apr_status_t rv = jklg_refund_send(req, opened, req->r->user, &sent);
+
+    if (!sent.settled) {
+        return jklg_reply_db_error(req, sent.db_rv, sent.db_err);
     }
     if (rv != APR_SUCCESS) {
-        return jklg_reply_gateway_error(req, err ? err : "no such gateway");
+        return jklg_reply_gateway_error(req, sent.err);
     }
-    return jklg_reply(req, HTTP_ACCEPTED, settled);
+    return jklg_reply(req, HTTP_ACCEPTED, sent.settled);
 }
 
 int jklg_staff_refund(jklg_req_t *req)
@@ -364,13 +390,30 @@ int jklg_staff_manual_payment(jklg_req_t *req)
         return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
                                 "No such booking.", NULL);
     }
-    {
+    for (int round = 0; ; round++) {
         const char *args[] = {booking, amount, currency, method, note,
                               req->r->user, req->conf->public_url};
-        result = jklg_run_json(req, "jklg_s_manual", 7, args);
-    }
-    if (!result) {
-        return OK;
+        json_t *open, *tx;
+        size_t i;
+
+        if (!(result = jklg_run_json(req, "jklg_s_manual", 7, args))) {
+            return OK;
+        }
+        if (!(open = json_object_get(result, "cancel"))) {
+            break;
+        }
+        /* Card payments the customer could still make for this balance
+         * are canceled at their gateway first (or found paid), then the
+         * database is asked again. */
+        if (round == MANUAL_CANCEL_ROUNDS) {
+            return reply_conflict(req, "card payments for this booking are "
+                                  "changing; retry in a moment");
+        }
+        json_array_foreach(open, i, tx) {
+            if (!jklg_payment_cancel(req, tx)) {
+                return OK;
+            }
+        }
     }
     if (json_object_get(result, "not_found")) {
         return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
