@@ -7,6 +7,7 @@
 #include "jklg_json.h"
 #include "jklg_jwt.h"
 #include "jklg_token.h"
+#include "jklg_util.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
 
@@ -319,15 +320,13 @@ static int reply_login(jklg_req_t *req, const char *customer_id,
     return jklg_reply(req, HTTP_OK, body);
 }
 
+/* Clients send what they like here (Latin-1, cut characters): the
+ * session row only takes valid UTF-8. */
 static const char *user_agent(jklg_req_t *req)
 {
-    const char *ua = apr_table_get(req->r->headers_in, "User-Agent");
-
-    if (!ua) {
-        return "";
-    }
-    return strlen(ua) > USER_AGENT_MAX
-           ? apr_pstrmemdup(req->r->pool, ua, USER_AGENT_MAX) : ua;
+    return jklg_header_text(req->r->pool,
+                            apr_table_get(req->r->headers_in, "User-Agent"),
+                            USER_AGENT_MAX);
 }
 
 static const char *interval_of(apr_pool_t *p, apr_interval_time_t t)

@@ -8,6 +8,7 @@
 #include "jklg_json.h"
 #include "jklg_money.h"
 #include "jklg_token.h"
+#include "jklg_util.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
 
@@ -247,18 +248,28 @@ int jklg_staff_transaction(jklg_req_t *req)
 }
 
 /* A staff client's Idempotency-Key makes a double submit return the first
- * refund. Without one, a request while a refund of the transaction is
- * still pending (its outcome unknown after a timeout) retries that refund
- * instead of making a second one (sql: jklg_refund_open). */
-static const char *refund_key(jklg_req_t *req)
+ * refund; reused for another transaction or amount it is refused (sql:
+ * jklg_refund_open). Without one, a request while a refund of the
+ * transaction is still pending (its outcome unknown after a timeout)
+ * retries that refund instead of making a second one. A key that cannot
+ * be stored as it was sent (over 255 bytes, not UTF-8, control
+ * characters) is refused rather than ignored: ignoring it would turn a
+ * double submit into two refunds. NULL after answering 422. */
+static const char *refund_key(jklg_req_t *req, jklg_check_t *c)
 {
     const char *key = apr_table_get(req->r->headers_in, "Idempotency-Key");
 
-    if (key && *key && strlen(key) <= IDEMPOTENCY_KEY_MAX) {
-        return apr_pstrcat(req->r->pool, "staff:", key, NULL);
+    if (!key || !*key) {
+        return apr_pstrcat(req->r->pool, "auto:",
+                           jklg_token_new(req->r->pool), NULL);
     }
-    return apr_pstrcat(req->r->pool, "auto:", jklg_token_new(req->r->pool),
-                       NULL);
+    if (strcmp(jklg_header_text(req->r->pool, key, IDEMPOTENCY_KEY_MAX),
+               key)) {
+        jklg_check_fail(c, "Idempotency-Key", "must be 1 to 255 bytes of "
+                        "UTF-8 text without control characters");
+        return NULL;
+    }
+    return apr_pstrcat(req->r->pool, "staff:", key, NULL);
 }
 
 /* Calls the gateway for a pending refund and records the outcome. Only a
@@ -329,13 +340,14 @@ static int settle_refund(jklg_req_t *req, json_t *opened)
 int jklg_staff_refund(jklg_req_t *req)
 {
     static const char *const allowed[] = {"amount", "reason", NULL};
-    const char *id, *amount, *reason;
+    const char *id, *amount, *reason, *key;
     jklg_check_t c;
     json_t *opened, *refund;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     amount = check_amount(&c, "amount", 0);
     reason = jklg_check_text(&c, "reason", JKLG_NULLABLE, 0, 500);
+    key = refund_key(req, &c);
     if (!(id = path_id(req))) {
         return OK;
     }
@@ -343,8 +355,7 @@ int jklg_staff_refund(jklg_req_t *req)
         return jklg_reply_invalid(req, c.fields);
     }
     {
-        const char *args[] = {id, amount, reason, req->r->user,
-                              refund_key(req)};
+        const char *args[] = {id, amount, reason, req->r->user, key};
         opened = jklg_run_json(req, "jklg_s_refund_open", 5, args);
     }
     if (!opened) {
