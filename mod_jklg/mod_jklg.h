@@ -99,6 +99,7 @@ typedef struct {
     apr_size_t raw_len;
     const char *customer_id;        /* after jklg_req_auth() */
     const char *session_id;
+    int hash_slots;                 /* jklg_auth_slot_take() depth */
 } jklg_req_t;
 
 typedef int (*jklg_handler_fn)(jklg_req_t *req);
@@ -160,13 +161,9 @@ void jklg_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
  * when allowed, else the seconds until the window ends (Retry-After).
  * Allows, with a warning, when the cache fails. */
 long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key);
-/* Keys: the client address (mod_remoteip aware; IPv6 per /64), the email
- * trimmed and lowercased, and both. */
+/* The key of every per-IP rule: the client address as mod_remoteip sets
+ * it, IPv6 per /64 (jklg_ratelimit_key_addr). */
 const char *jklg_ratelimit_key_ip(request_rec *r);
-const char *jklg_ratelimit_key_email(apr_pool_t *p, const char *email);
-const char *jklg_ratelimit_key_ip_email(request_rec *r, const char *email);
-/* 429 rate_limited with Retry-After. */
-int jklg_reply_rate_limited(jklg_req_t *req, long retry_after);
 
 /* Writes a JSON text built elsewhere (by SQL) as the response body. */
 int jklg_reply_text(jklg_req_t *req, int status, const char *json);
@@ -209,6 +206,14 @@ const char *jklg_auth_value(const jklg_rows_t *rows, int col);
 int jklg_reply_unauthorized(jklg_req_t *req);
 /* Password hashing and checking within the per-process gate. A NULL hash
  * spends a dummy verification (unknown emails cost the same). */
+/* A slot of the gate held across a stretch of work: hashes inside it do
+ * not queue again. A handler that needs both a hash and the database
+ * takes the slot before its connection: requests waiting for the gate
+ * then hold no pooled connection, and no request waits for a slot while
+ * holding a connection that a slot's holder waits for. Every take has its
+ * give. */
+void jklg_auth_slot_take(jklg_req_t *req);
+void jklg_auth_slot_give(jklg_req_t *req);
 apr_status_t jklg_auth_hash(jklg_req_t *req, const char *password,
                             const char **hash);
 jklg_password_result_t jklg_auth_verify(jklg_req_t *req, const char *hash,
