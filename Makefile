@@ -62,8 +62,9 @@ help:
 	@echo "make install    install the module and conf/ into Debian's Apache"
 	@echo "make bench      wrk against a local instance"
 	@echo "make fuzz       libFuzzer on the JWT verifier (clang, FUZZ_TIME=60)"
-	@echo "SANITIZE=-fsanitize=address[,undefined] with any of these: build in"
-	@echo "                build-sanitize/, Apache runs with the ASan runtime"
+	@echo "SANITIZE=-fsanitize=address[,undefined] with test, unit-test, http-test,"
+	@echo "                run or fuzz: build in build-sanitize/, Apache runs with the"
+	@echo "                ASan runtime preloaded (docs/testing.md)"
 
 deps:
 	@scripts/deps.sh
