@@ -18,23 +18,38 @@ PC_CFLAGS = $(shell pkg-config --cflags $(LIBS_PC))
 PC_LIBS   = $(shell pkg-config --libs $(LIBS_PC)) -lcrack
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+
+# Sanitizers: `make test SANITIZE=-fsanitize=address[,undefined]`. Such a
+# build goes to its own directory, so that it never mixes objects with the
+# normal build; a flags stamp rebuilds it when SANITIZE changes.
 SANITIZE ?=
+BUILD    := $(if $(strip $(SANITIZE)),build-sanitize,build)
 CFLAGS  += -std=gnu11 -O2 -g -fPIC -pthread $(WARN) $(SANITIZE) \
            -DJKLG_VERSION='"$(VERSION)"'
-CPPFLAGS_ALL = $(HTTPD_INC) $(APR_INC) $(APU_INC) $(PC_CFLAGS) -Imod_jklg -Ibuild
+CPPFLAGS_ALL = $(HTTPD_INC) $(APR_INC) $(APU_INC) $(PC_CFLAGS) -Imod_jklg -I$(BUILD)
 
 CORE_SRC   = $(wildcard mod_jklg/jklg_*.c)
 MODULE_SRC = $(wildcard mod_jklg/mod_jklg*.c)
 TEMPLATES  = $(wildcard mod_jklg/templates/*)
-CORE_OBJ   = $(CORE_SRC:mod_jklg/%.c=build/%.o) build/jklg_templates_builtin.o
-MODULE_OBJ = $(MODULE_SRC:mod_jklg/%.c=build/%.o)
+CORE_OBJ   = $(CORE_SRC:mod_jklg/%.c=$(BUILD)/%.o) $(BUILD)/jklg_templates_builtin.o
+MODULE_OBJ = $(MODULE_SRC:mod_jklg/%.c=$(BUILD)/%.o)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
 
-MODULE   = build/mod_jklg.so
-CORE_LIB = build/libjklg.a
-UNIT_BIN = build/unit_tests
+MODULE   = $(BUILD)/mod_jklg.so
+CORE_LIB = $(BUILD)/libjklg.a
+UNIT_BIN = $(BUILD)/unit_tests
+FUZZ_BIN = $(BUILD)/fuzz_jwt
+FLAGS_STAMP = $(BUILD)/.cflags
 
-.PHONY: all deps test unit-test http-test run migrate install clean bench help
+# What the HTTP harness (tests/harness/httpd.py, so also `make run` and
+# `make bench`) reads: which module to load and, for an ASan build, the
+# runtime to preload into Debian's uninstrumented apache2 (it must come
+# first in the process, before the module is dlopen()ed).
+export JKLG_MODULE = $(abspath $(MODULE))
+export JKLG_SANITIZE = $(strip $(SANITIZE))
+export JKLG_SANITIZE_PRELOAD := $(if $(findstring address,$(SANITIZE)),$(shell $(CC) -print-file-name=libasan.so))
+
+.PHONY: all deps test unit-test http-test run migrate install clean bench fuzz help FORCE
 
 all: $(MODULE)
 
@@ -46,21 +61,30 @@ help:
 	@echo "make migrate DATABASE_URL=postgres://...   apply sql/ migrations"
 	@echo "make install    install the module and conf/ into Debian's Apache"
 	@echo "make bench      wrk against a local instance"
+	@echo "make fuzz       libFuzzer on the JWT verifier (clang, FUZZ_TIME=60)"
+	@echo "SANITIZE=-fsanitize=address[,undefined] with test, unit-test, http-test,"
+	@echo "                run or fuzz: build in build-sanitize/, Apache runs with the"
+	@echo "                ASan runtime preloaded (docs/testing.md)"
 
 deps:
 	@scripts/deps.sh
 
-build:
-	@mkdir -p build
+$(BUILD):
+	@mkdir -p $(BUILD)
 
-build/%.o: mod_jklg/%.c mod_jklg/*.h | build
+# Rewritten only when the compiler flags change, so that every object is
+# rebuilt with the new ones (e.g. -fsanitize=address then ...,undefined).
+$(FLAGS_STAMP): FORCE | $(BUILD)
+	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' > $@
+
+$(BUILD)/%.o: mod_jklg/%.c mod_jklg/*.h $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) $(CPPFLAGS_ALL) -c $< -o $@
 
 # Built-in templates are compiled into the module from mod_jklg/templates/.
-build/jklg_templates_builtin.c: $(TEMPLATES) scripts/embed_templates.sh | build
+$(BUILD)/jklg_templates_builtin.c: $(TEMPLATES) scripts/embed_templates.sh | $(BUILD)
 	scripts/embed_templates.sh $(TEMPLATES) > $@
 
-build/jklg_templates_builtin.o: build/jklg_templates_builtin.c
+$(BUILD)/jklg_templates_builtin.o: $(BUILD)/jklg_templates_builtin.c $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(CPPFLAGS_ALL) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJ)
@@ -70,7 +94,7 @@ $(MODULE): $(MODULE_OBJ) $(CORE_LIB)
 	$(CC) -shared $(CFLAGS) -o $@ $(MODULE_OBJ) $(CORE_LIB) $(PC_LIBS) \
 	    $(shell apu-1-config --link-ld --libs) $(shell apr-1-config --link-ld --libs)
 
-$(UNIT_BIN): $(UNIT_SRC) tests/unit/*.h $(CORE_LIB)
+$(UNIT_BIN): $(UNIT_SRC) tests/unit/*.h $(CORE_LIB) $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(CPPFLAGS_ALL) $(shell pkg-config --cflags check) -Itests/unit \
 	    -o $@ $(UNIT_SRC) $(CORE_LIB) $(shell pkg-config --libs check) $(PC_LIBS) \
 	    $(shell apu-1-config --link-ld --libs) $(shell apr-1-config --link-ld --libs)
@@ -104,5 +128,22 @@ bench: deps
 	@$(MAKE) --no-print-directory $(MODULE)
 	@scripts/bench.sh
 
+# libFuzzer needs clang; the target links the core sources directly (not
+# libjklg.a, which gcc built without -fsanitize=fuzzer coverage).
+FUZZ_SRC      = mod_jklg/jklg_jwt.c mod_jklg/jklg_token.c mod_jklg/jklg_json.c
+FUZZ_SANITIZE = -fsanitize=address,undefined
+FUZZ_TIME    ?= 60
+
+$(FUZZ_BIN): tests/fuzz/fuzz_jwt.c $(FUZZ_SRC) mod_jklg/*.h $(FLAGS_STAMP)
+	clang -g -O1 -fsanitize=fuzzer $(or $(strip $(SANITIZE)),$(FUZZ_SANITIZE)) \
+	    $(APR_INC) $(shell pkg-config --cflags jansson libsodium) -Imod_jklg \
+	    tests/fuzz/fuzz_jwt.c $(FUZZ_SRC) \
+	    $(shell pkg-config --libs jansson libsodium) \
+	    $(shell apr-1-config --link-ld --libs) -o $@
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz_jwt_corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4200 $(BUILD)/fuzz_jwt_corpus
+
 clean:
-	rm -rf build
+	rm -rf build build-sanitize

@@ -3,7 +3,7 @@ the directive (and the virtual host) and says what to write instead."""
 
 import pytest
 
-from harness.httpd import REPO_ROOT, Httpd, HttpdError
+from harness.httpd import MODULES_DIR, REPO_ROOT, Httpd, HttpdError
 
 DBD = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1"
 GOOD = """\
@@ -136,7 +136,11 @@ def test_shipped_example_vhost_is_valid(make_httpd, tmp_path):
                                 str(tmp_path / "stripe.key"))
                        .replace("/etc/apache2/jklg-whsec.key",
                                 str(tmp_path / "whsec.key")))
-    httpd = make_httpd("", extra=f'Include "{example}"\n')
+    # mod_reqtimeout loaded, as on Debian, so that the example's
+    # RequestReadTimeout line is checked too.
+    httpd = make_httpd("", extra=f'LoadModule reqtimeout_module '
+                                 f'{MODULES_DIR}/mod_reqtimeout.so\n'
+                                 f'Include "{example}"\n')
     rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
     assert rc == 0, out
     rc, out = httpd.config_test()

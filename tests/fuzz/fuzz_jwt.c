@@ -2,15 +2,12 @@
  *
  * Build and run from the top of the tree (clang, libclang-rt-14-dev):
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
- *       $(apr-1-config --includes --cppflags) \
- *       $(pkg-config --cflags jansson libsodium) -Imod_jklg \
- *       tests/fuzz/fuzz_jwt.c mod_jklg/jklg_jwt.c mod_jklg/jklg_token.c \
- *       mod_jklg/jklg_json.c \
- *       $(pkg-config --libs jansson libsodium) \
- *       $(apr-1-config --link-ld --libs) -o build/fuzz_jwt
- *   mkdir -p build/fuzz_jwt_corpus
- *   build/fuzz_jwt -max_total_time=60 -max_len=4200 build/fuzz_jwt_corpus
+ *   make fuzz [FUZZ_TIME=60] [SANITIZE=-fsanitize=address]
+ *
+ * which compiles this file and the core sources it needs with clang's
+ * -fsanitize=fuzzer plus SANITIZE (default -fsanitize=address,undefined)
+ * and runs it on the corpus in build/fuzz_jwt_corpus (build-sanitize/
+ * when SANITIZE is set) for FUZZ_TIME seconds.
  *
  * The first input byte picks a mode. Even: the rest is the token, as a
  * client would send it. Odd: the rest is header JSON, a NUL byte, payload

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from harness.httpd import Httpd, free_port
+from harness.httpd import Httpd, free_port, sanitizer_reports
 from harness.smtp import SmtpStandin
 
 STAFF = ("staff", "staff-password")
@@ -119,6 +119,34 @@ def error_log_clean(request, allow_errors):
     yield
     errors = httpd.new_errors(allow_errors)
     assert not errors, "unexpected errors in the error log:\n" + "\n".join(errors)
+
+
+def _new_reports(seen):
+    new = {p: text for p, text in sanitizer_reports().items()
+           if seen.get(p) != text}
+    seen.update(new)
+    return "\n".join(f"{p}:\n{text}" for p, text in new.items())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sanitizer_clean():
+    """Under `make test SANITIZE=...`: fails the run on an AddressSanitizer
+    or UBSan report from any Apache it started, including one written while
+    a server stops at the end of the session (set up first, so torn down
+    last). Reports found during a test fail that test (sanitizer_test_clean)."""
+    seen = {}
+    yield seen
+    reports = _new_reports(seen)
+    assert not reports, "sanitizer reports from Apache:\n" + reports
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_test_clean(sanitizer_clean):
+    """Fails a test during which (or just before which) a server wrote a
+    sanitizer report."""
+    yield
+    reports = _new_reports(sanitizer_clean)
+    assert not reports, "sanitizer reports from Apache:\n" + reports
 
 
 @pytest.fixture

@@ -12,7 +12,12 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MODULE = REPO_ROOT / "build" / "mod_jklg.so"
+# The Makefile exports these (see `SANITIZE` there): the module it built,
+# the sanitizer flags, and the ASan runtime to preload into apache2.
+MODULE = Path(os.environ.get("JKLG_MODULE")
+              or REPO_ROOT / "build" / "mod_jklg.so")
+SANITIZE = os.environ.get("JKLG_SANITIZE", "")
+SANITIZE_PRELOAD = os.environ.get("JKLG_SANITIZE_PRELOAD", "")
 APACHE = "/usr/sbin/apache2"
 MODULES_DIR = "/usr/lib/apache2/modules"
 CHILD_USER = "www-data"     # when started as root
@@ -87,8 +92,31 @@ class HttpdError(RuntimeError):
     pass
 
 
+def sanitizer_env(log_dir):
+    """Environment for apache2 running a sanitized module. Debian's apache2
+    is not instrumented, so the ASan runtime is preloaded (it must be the
+    first library in the process). Reports go to files, one per process
+    (prefix.PID), since httpd's stderr is gone once it daemonizes; the
+    harness fails a test that made one. Leak checking is off: httpd
+    exits without freeing its pools, which would all read as leaks."""
+    if not SANITIZE:
+        return {}
+    env = {"ASAN_OPTIONS": ":".join([
+               "detect_leaks=0", "abort_on_error=0", "halt_on_error=1",
+               "print_legend=0", f"log_path={log_dir}/asan"]),
+           "UBSAN_OPTIONS": ":".join([
+               "print_stacktrace=1", "halt_on_error=0",
+               f"log_path={log_dir}/ubsan"])}
+    if SANITIZE_PRELOAD:
+        env["LD_PRELOAD"] = SANITIZE_PRELOAD
+    return env
+
+
 class Httpd:
     """jklg: the JKLG* directives (text); extra: more config at the end."""
+
+    # Every server started in this process, for sanitizer_reports().
+    started = []
 
     def __init__(self, base_dir, dbd_params, jklg, extra="", port=None,
                  staff=("staff", "staff-password")):
@@ -100,6 +128,7 @@ class Httpd:
         self.staff = staff
         self.conf_file = self.base / "httpd.conf"
         self.error_log = self.base / "error.log"
+        self.sanitizer_dir = self.base / "sanitizer"
         self._log_mark = 0
 
     @property
@@ -135,12 +164,20 @@ class Httpd:
         path.write_text(out.stdout)
         os.chmod(path, 0o644)
 
+    def _env(self, env):
+        """env plus, under SANITIZE, what the sanitizer runtime needs."""
+        if SANITIZE:
+            self.child_writable(self.sanitizer_dir)
+            if self not in Httpd.started:
+                Httpd.started.append(self)
+        return {**env, **sanitizer_env(self.sanitizer_dir)}
+
     def _apache(self, *args, env=None):
         return subprocess.run([APACHE, "-d", str(self.base), "-f",
                                str(self.conf_file), *args],
                               capture_output=True, text=True,
-                              env={"PATH": os.environ.get("PATH", ""),
-                                   "LANG": "C", **(env or {})})
+                              env=self._env({"PATH": os.environ.get("PATH", ""),
+                                             "LANG": "C", **(env or {})}))
 
     def start(self):
         """Starts the server; HttpdError with its messages when it refuses."""
@@ -157,7 +194,8 @@ class Httpd:
         """For `make run`: apache2 -X-less foreground, until interrupted."""
         self.write_config()
         return subprocess.Popen([APACHE, "-d", str(self.base), "-f",
-                                 str(self.conf_file), "-DFOREGROUND"])
+                                 str(self.conf_file), "-DFOREGROUND"],
+                                env=self._env(dict(os.environ)))
 
     def wait_listening(self):
         """The port answers and the pid file exists (written a little
@@ -228,3 +266,26 @@ class Httpd:
                 continue
             lines.append(line)
         return lines
+
+
+# What a sanitizer writes to stderr (so to the error log) rather than to
+# its log_path: gcc's UBSan runtime beside ASan does.
+SANITIZER_LINE = re.compile(r"runtime error:|Sanitizer|^\s+#\d+ 0x")
+
+
+def sanitizer_reports():
+    """{path: text} of every sanitizer report written so far by the servers
+    this process started: their report files and the sanitizer lines of
+    their error logs (empty without SANITIZE)."""
+    reports = {}
+    for httpd in Httpd.started:
+        if httpd.sanitizer_dir.is_dir():
+            for path in sorted(httpd.sanitizer_dir.iterdir()):
+                reports[path] = path.read_text(errors="replace")
+        if httpd.error_log.exists():
+            lines = [line for line in httpd.error_log.read_text(
+                         errors="replace").splitlines()
+                     if SANITIZER_LINE.search(line)]
+            if lines:
+                reports[httpd.error_log] = "\n".join(lines)
+    return reports
