@@ -46,6 +46,8 @@ help:
 	@echo "make migrate DATABASE_URL=postgres://...   apply sql/ migrations"
 	@echo "make install    install the module and conf/ into Debian's Apache"
 	@echo "make bench      wrk against a local instance"
+	@echo "make deb        Debian package build/deb/libapache2-mod-jklg_$(VERSION)_<arch>.deb (+ lintian)"
+	@echo "make deb-test   install the package in a Debian 12 root (debootstrap) and check it"
 
 deps:
 	@scripts/deps.sh
@@ -103,6 +105,17 @@ install: $(MODULE)
 bench: deps
 	@$(MAKE) --no-print-directory $(MODULE)
 	@scripts/bench.sh
+
+# The Debian package (docs/packaging.md), built in a copy of the tree.
+.PHONY: deb deb-test
+deb:
+	@JKLG_DEB=1 scripts/deps.sh
+	@scripts/deb.sh
+
+# Not part of `make test`: root, network to a Debian mirror, ~1 GB in build/deb-root.
+deb-test: deb
+	@JKLG_DEB_TEST=1 scripts/deps.sh
+	@scripts/deb-test.sh
 
 clean:
 	rm -rf build
