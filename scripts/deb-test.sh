@@ -240,6 +240,8 @@ http://deb.debian.org/debian-security $suite-security"
     echo "$sources" | awk '{ print "deb", $1, $2, "main" }' > "$run/etc/apt/sources.list"
     sed 's/^/  /' "$run/etc/apt/sources.list"
     cp -L /etc/resolv.conf "$run/etc/resolv.conf"
+    # apt's output as in a log, without dpkg's progress counters.
+    echo 'Dpkg::Use-Pty "0";' > "$run/etc/apt/apt.conf.d/90deb-test"
     # Services are started by the test itself, not by package scripts.
     printf '#!/bin/sh\nexit 101\n' > "$run/usr/sbin/policy-rc.d"
     chmod 755 "$run/usr/sbin/policy-rc.d"
@@ -247,9 +249,11 @@ http://deb.debian.org/debian-security $suite-security"
 
     export DEB_TEST_T0=$t0
     unshare --mount --pid --fork --kill-child --propagation private \
-        "$0" --install "$(basename "$deb")"
+        "$0" --install "$(basename "$deb")" ||
+        fail "installing the package failed (the last step above); log in $log"
     unshare --mount --pid --net --fork --kill-child --propagation private \
-        "$0" --check
+        "$0" --check ||
+        fail "checking the installed package failed (the last step above); log in $log"
 
     step "PASSED in $(( $(date +%s) - t0 )) s"
 }
