@@ -66,6 +66,9 @@ help:
 	@echo "                run or fuzz: build in build-sanitize/, Apache runs with the"
 	@echo "                ASan runtime preloaded (docs/testing.md)"
 
+	@echo "make deb        Debian package build/deb/libapache2-mod-jklg_$(VERSION)_<arch>.deb (+ lintian)"
+	@echo "make deb-test   install the package in a Debian 12 root (debootstrap) and check it"
+
 deps:
 	@scripts/deps.sh
 
@@ -144,6 +147,17 @@ $(FUZZ_BIN): tests/fuzz/fuzz_jwt.c $(FUZZ_SRC) mod_jklg/*.h $(FLAGS_STAMP)
 fuzz: $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz_jwt_corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4200 $(BUILD)/fuzz_jwt_corpus
+
+# The Debian package (docs/packaging.md), built in a copy of the tree.
+.PHONY: deb deb-test
+deb:
+	@JKLG_DEB=1 scripts/deps.sh
+	@scripts/deb.sh
+
+# Not part of `make test`: root, network to a Debian mirror, ~1 GB in build/deb-root.
+deb-test: deb
+	@JKLG_DEB_TEST=1 scripts/deps.sh
+	@scripts/deb-test.sh
 
 clean:
 	rm -rf build build-sanitize

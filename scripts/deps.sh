@@ -13,6 +13,9 @@ python3 python3-pytest python3-requests python3-psycopg2 python3-aiosmtpd
 python3-stripe
 "
 [ "${JKLG_BENCH:-}" ] && PACKAGES="$PACKAGES wrk"
+# make deb: Debian's packaging tools; make deb-test: a Debian root to try it in.
+[ "${JKLG_DEB:-}" ] && PACKAGES="$PACKAGES dpkg-dev debhelper lintian"
+[ "${JKLG_DEB_TEST:-}" ] && PACKAGES="$PACKAGES debootstrap util-linux iproute2 curl"
 
 # One dpkg-query for all: packages it does not know are reported on stderr.
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PACKAGES 2>/dev/null \

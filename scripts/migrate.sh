@@ -5,6 +5,11 @@
 # serialises runners, and each re-checks under the lock) and to run again.
 #
 #   scripts/migrate.sh postgres://user@host:port/db
+#
+# The migrations are read from $JKLG_SQL_DIR, or else from ../sql next to
+# this script's real location: sql/ of the checkout, or
+# /usr/share/libapache2-mod-jklg/sql when installed by the Debian package
+# (as /usr/bin/jklg-migrate, a link to this script).
 set -eu
 
 if [ $# -ne 1 ] || [ -z "$1" ]; then
@@ -13,7 +18,11 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
 fi
 database_url=$1
 
-sql_dir=$(cd "$(dirname "$0")/../sql" && pwd)
+script_dir=$(dirname "$(readlink -f "$0")")
+sql_dir=$(cd "${JKLG_SQL_DIR:-$script_dir/../sql}" && pwd) || {
+    echo "migrate: no migrations directory (set JKLG_SQL_DIR)" >&2
+    exit 1
+}
 
 find_psql() {
     if command -v psql >/dev/null 2>&1; then
