@@ -13,6 +13,14 @@
 
 static jklg_gate_t *hash_gate;
 
+/* The gate, with the queue in front of it counted for /metrics. */
+static void enter_hash_gate(void)
+{
+    jklg_count_hash_waiting(+1);
+    jklg_gate_enter(hash_gate);
+    jklg_count_hash_waiting(-1);
+}
+
 void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int limit = 0;
@@ -35,7 +43,7 @@ apr_status_t jklg_auth_hash(jklg_req_t *req, const char *password,
 {
     apr_status_t rv;
 
-    jklg_gate_enter(hash_gate);
+    enter_hash_gate();
     rv = jklg_password_hash(req->r->pool, password,
                             jklg_conf_pwhash_level(req->conf), hash);
     jklg_gate_leave(hash_gate);
@@ -48,7 +56,7 @@ jklg_password_result_t jklg_auth_verify(jklg_req_t *req, const char *hash,
     jklg_pwhash_level_t level = jklg_conf_pwhash_level(req->conf);
     jklg_password_result_t result = JKLG_PASSWORD_MISMATCH;
 
-    jklg_gate_enter(hash_gate);
+    enter_hash_gate();
     if (hash) {
         result = jklg_password_verify(hash, password, level);
     }
