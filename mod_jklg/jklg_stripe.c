@@ -9,6 +9,7 @@
 #include "jklg_curl.h"
 #include "jklg_json.h"
 #include "jklg_stripe.h"
+#include "jklg_validate.h"
 
 #ifndef JKLG_VERSION
 #define JKLG_VERSION "dev"
@@ -24,78 +25,107 @@
 /* Stripe objects are a few kB; anything far larger is not Stripe. */
 #define REPLY_MAX (1024 * 1024)
 #define SIG_HEADER_MAX 4096
-/* Seconds until the year 33658: enough, and apr_time_from_sec cannot
- * overflow. */
+/* Seconds until the year 33658 (leading zeros not counted): enough, and
+ * apr_time_from_sec cannot overflow. */
 #define SIG_T_DIGITS_MAX 12
 
 /* ---- webhook signatures ------------------------------------------------ */
 
+/* Spaces and tabs may surround t's value; any other control byte means
+ * the header is not what Stripe sent. */
 static int header_chars_ok(const char *s)
 {
     for (; *s; s++) {
-        if (*s <= ' ' || *s > '~') {
+        if ((unsigned char)*s < ' ' && *s != '\t') {
+            return 0;
+        }
+        if (*s == 0x7f) {
             return 0;
         }
     }
     return 1;
 }
 
-static int all_digits(const char *s, apr_size_t n)
+static int blank(char c)
 {
-    for (apr_size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return 0;
-        }
-    }
-    return n > 0;
+    return c == ' ' || c == '\t';
 }
 
+/* The official libraries read t as an integer and sign its decimal form:
+ * blanks around it, a '+' and leading zeros are accepted, and t_text is
+ * that canonical form, not the header's text. */
 static apr_status_t sig_timestamp(apr_pool_t *p, const char *v, apr_size_t n,
                                   jklg_stripe_sig_t *out)
 {
-    if (out->t_text != NULL || n > SIG_T_DIGITS_MAX || !all_digits(v, n)) {
+    const char *end = v + n;
+    apr_size_t digits;
+
+    if (out->t_text != NULL) {
+        return APR_EINVAL;      /* libraries disagree on which t wins */
+    }
+    while (v < end && blank(*v)) {
+        v++;
+    }
+    while (end > v && blank(end[-1])) {
+        end--;
+    }
+    if (v < end && *v == '+') {
+        v++;
+    }
+    if (v == end) {
         return APR_EINVAL;
     }
-    out->t_text = apr_pstrmemdup(p, v, n);
-    out->t = apr_strtoi64(out->t_text, NULL, 10);
+    for (const char *c = v; c < end; c++) {
+        if (*c < '0' || *c > '9') {
+            return APR_EINVAL;
+        }
+    }
+    while (end - v > 1 && *v == '0') {
+        v++;
+    }
+    digits = (apr_size_t)(end - v);
+    if (digits > SIG_T_DIGITS_MAX) {
+        return APR_EINVAL;
+    }
+    out->t = apr_strtoi64(apr_pstrmemdup(p, v, digits), NULL, 10);
+    out->t_text = apr_psprintf(p, "%" APR_INT64_T_FMT, out->t);
     return APR_SUCCESS;
 }
 
-static apr_status_t sig_v1(const char *v, apr_size_t n, jklg_stripe_sig_t *out)
+/* A v1 that is not 64 hex digits cannot match; like Stripe's libraries,
+ * it is skipped so that another v1 of the header still can. */
+static void sig_v1(const char *v, apr_size_t n, jklg_stripe_sig_t *out)
 {
-    unsigned char *sig;
+    unsigned char sig[JKLG_STRIPE_SIG_LEN];
     size_t bin_len = 0;
 
-    if (n != 2 * JKLG_STRIPE_SIG_LEN) {
-        return APR_EINVAL;
+    if (n != 2 * JKLG_STRIPE_SIG_LEN
+        || sodium_hex2bin(sig, sizeof(sig), v, n, NULL, &bin_len, NULL) != 0
+        || bin_len != JKLG_STRIPE_SIG_LEN) {
+        return;
     }
-    sig = apr_array_push(out->v1);
-    if (sodium_hex2bin(sig, JKLG_STRIPE_SIG_LEN, v, n, NULL, &bin_len, NULL)
-        != 0 || bin_len != JKLG_STRIPE_SIG_LEN) {
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
+    memcpy(apr_array_push(out->v1), sig, sizeof(sig));
 }
 
-/* One "scheme=value" element of the header. */
+/* One "scheme=value" element of the header. Keys are compared exactly
+ * (" v1" is not v1); empty elements and unknown schemes (v0, schemes to
+ * come) are skipped; a t or v1 without '=' is refused, as Stripe's Python
+ * library does. */
 static apr_status_t sig_element(apr_pool_t *p, const char *s, apr_size_t n,
                                 jklg_stripe_sig_t *out)
 {
     const char *eq = memchr(s, '=', n);
-    apr_size_t klen, vlen;
+    apr_size_t klen = eq ? (apr_size_t)(eq - s) : n;
 
-    if (eq == NULL || eq == s || eq == s + n - 1) {
-        return APR_EINVAL;
-    }
-    klen = (apr_size_t)(eq - s);
-    vlen = n - klen - 1;
     if (klen == 1 && s[0] == 't') {
-        return sig_timestamp(p, eq + 1, vlen, out);
+        return eq ? sig_timestamp(p, eq + 1, n - klen - 1, out) : APR_EINVAL;
     }
     if (klen == 2 && memcmp(s, "v1", 2) == 0) {
-        return sig_v1(eq + 1, vlen, out);
+        if (!eq) {
+            return APR_EINVAL;
+        }
+        sig_v1(eq + 1, n - klen - 1, out);
     }
-    /* v0 (Stripe's test-mode scheme, SHA-1 era) and schemes to come. */
     return APR_SUCCESS;
 }
 
@@ -1121,6 +1151,11 @@ static apr_status_t event_object(apr_pool_t *p, const json_t *obj,
     ev->currency = copy_str(p, obj, "currency");
     ev->transaction_id = copy_str(p, json_object_get(obj, "metadata"),
                                   "transaction_id");
+    /* Metadata is anyone's to write (a payment made in the dashboard):
+     * an id that is not ours is no id. */
+    if (!jklg_is_uuid(ev->transaction_id)) {
+        ev->transaction_id = NULL;
+    }
     switch (ev->kind) {
     case JKLG_EVENT_PROCESSING:
     case JKLG_EVENT_SUCCEEDED:

@@ -25,17 +25,19 @@ extern const jklg_gateway_t jklg_gateway_stripe;
 
 #define JKLG_STRIPE_SIG_LEN 32
 
-/* A parsed Stripe-Signature header. t is kept as the header's exact text
- * too, because that text, not a re-formatted number, is what was signed. */
+/* A parsed Stripe-Signature header. t_text is the decimal form of t,
+ * which is what Stripe signed and what its libraries verify against. */
 typedef struct {
     const char *t_text;
     apr_int64_t t;
     apr_array_header_t *v1;     /* unsigned char[JKLG_STRIPE_SIG_LEN] each */
 } jklg_stripe_sig_t;
 
-/* "t=<digits>,v1=<64 hex>[,v1=...][,v0=...][,<scheme>=...]". Exactly one
- * t, at least one v1, every v1 64 hex digits, no whitespace, no empty
- * element; other schemes are skipped. APR_EINVAL otherwise. */
+/* "t=<digits>,v1=<64 hex>[,v1=...][,v0=...][,<scheme>=...]", read as
+ * Stripe's own libraries read it (docs/stripe.md): exactly one t (blanks
+ * around its value, '+' and leading zeros allowed), at least one v1 of 64
+ * hex digits; malformed v1s, empty elements and other schemes are
+ * skipped. APR_EINVAL otherwise. */
 apr_status_t jklg_stripe_parse_signature(apr_pool_t *p, const char *header,
                                          jklg_stripe_sig_t *out);
 

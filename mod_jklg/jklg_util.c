@@ -10,6 +10,7 @@
 #define EMAIL_MAX 254
 #define EMAIL_LOCAL_MAX 64
 #define SECRET_FILE_MAX 4096
+#define REPLACEMENT "\xef\xbf\xbd"     /* U+FFFD */
 
 apr_status_t jklg_parse_duration(const char *s, apr_interval_time_t *out)
 {
@@ -210,4 +211,85 @@ const char *jklg_email_normalize(apr_pool_t *p, const char *raw)
         return NULL;
     }
     return domain_ok(at + 1) ? s : NULL;
+}
+
+/* The code point at s, or -1 for an invalid sequence; *used is the number
+ * of bytes read: a whole character, or the longest invalid prefix (at
+ * least 1), so that one bad sequence gives one replacement. Overlong
+ * forms, surrogates and values past U+10FFFF are invalid, as PostgreSQL
+ * has them. */
+static long utf8_decode(const unsigned char *s, apr_size_t *used)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    int need;
+    long cp;
+
+    *used = 1;
+    if (s[0] < 0x80) {
+        return s[0];
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        need = 1;
+        cp = s[0] & 0x1f;
+    }
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        need = 2;
+        cp = s[0] & 0x0f;
+        lo = s[0] == 0xe0 ? 0xa0 : lo;
+        hi = s[0] == 0xed ? 0x9f : hi;
+    }
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        need = 3;
+        cp = s[0] & 0x07;
+        lo = s[0] == 0xf0 ? 0x90 : lo;
+        hi = s[0] == 0xf4 ? 0x8f : hi;
+    }
+    else {
+        return -1;
+    }
+    for (int i = 1; i <= need; i++, lo = 0x80, hi = 0xbf) {
+        if (s[i] < lo || s[i] > hi) {       /* the NUL at the end too */
+            *used = i;
+            return -1;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    *used = need + 1;
+    return cp;
+}
+
+static int is_control(long cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+const char *jklg_header_text(apr_pool_t *p, const char *s,
+                             apr_size_t max_bytes)
+{
+    const unsigned char *in = (const unsigned char *)s;
+    char *out, *o;
+    apr_size_t used;
+
+    if (!s) {
+        return "";
+    }
+    /* Every input byte gives at most 3 output bytes (U+FFFD). */
+    o = out = apr_palloc(p, 3 * strlen(s) + 1);
+    while (*in) {
+        long cp = utf8_decode(in, &used);
+        const char *piece = cp < 0 ? REPLACEMENT : (const char *)in;
+        apr_size_t n = cp < 0 ? sizeof(REPLACEMENT) - 1 : used;
+
+        in += used;
+        if (cp >= 0 && is_control(cp)) {
+            continue;
+        }
+        if ((apr_size_t)(o - out) + n > max_bytes) {
+            break;
+        }
+        memcpy(o, piece, n);
+        o += n;
+    }
+    *o = '\0';
+    return out;
 }

@@ -26,4 +26,12 @@ apr_status_t jklg_resolve_secret(apr_pool_t *p, const char *spec,
  * bytes, no characters that could end a header). */
 const char *jklg_email_normalize(apr_pool_t *p, const char *raw);
 
+/* A request header's value made safe to store in a text column: valid
+ * UTF-8 (each invalid sequence becomes one U+FFFD, as browsers and
+ * Python's "replace" decode it: Latin-1 or cut bytes stay visible as
+ * something), no control characters (C0, DEL, C1; dropped), and at most
+ * max_bytes long, cut on a character boundary. "" for NULL. */
+const char *jklg_header_text(apr_pool_t *p, const char *s,
+                             apr_size_t max_bytes);
+
 #endif

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "jklg_json.h"
+#include "jklg_token.h"
 #include "jklg_util.h"
 #include "jklg_validate.h"
 
@@ -366,4 +367,37 @@ int jklg_is_timestamp(const char *s)
     return (*t == '+' || *t == '-') && digits(t + 1, 2) && t[3] == ':'
            && digits(t + 4, 2) && t[6] == '\0' && number(t + 1, 2) < 24
            && number(t + 4, 2) < 60;
+}
+
+#define CURSOR_TIME_LEN 26      /* 2026-11-24T10:00:00.123456 */
+
+/* HH:MM:SS.ffffff as to_char's HH24:MI:SS.US writes it (no leap second). */
+static int cursor_clock_ok(const char *t)
+{
+    return digits(t, 2) && t[2] == ':' && digits(t + 3, 2) && t[5] == ':'
+           && digits(t + 6, 2) && t[8] == '.' && digits(t + 9, 6)
+           && number(t, 2) <= 23 && number(t + 3, 2) <= 59
+           && number(t + 6, 2) <= 59;
+}
+
+int jklg_cursor_parse(apr_pool_t *p, const char *cursor, const char **time,
+                      const char **id)
+{
+    apr_size_t len;
+    unsigned char *raw = cursor ? jklg_b64url_decode(p, cursor, &len) : NULL;
+    char *text, *bar;
+
+    if (!raw || len != CURSOR_TIME_LEN + 1 + 36) {
+        return 0;
+    }
+    text = apr_pstrmemdup(p, (const char *)raw, len);
+    bar = text + CURSOR_TIME_LEN;
+    if (*bar != '|' || !jklg_is_uuid(bar + 1) || !date_prefix_ok(text)
+        || text[10] != 'T' || !cursor_clock_ok(text + 11)) {
+        return 0;
+    }
+    *bar = '\0';
+    *time = text;
+    *id = bar + 1;
+    return 1;
 }

@@ -53,6 +53,13 @@ int jklg_is_date(const char *s);
 /* A date, or RFC 3339 date-time with Z or an offset (fractions allowed). */
 int jklg_is_timestamp(const char *s);
 
+/* A list cursor made by jklg_cursor() in SQL: base64url (no padding) of
+ * "YYYY-MM-DDTHH:MM:SS.ffffff|<uuid>" with a real calendar day and time.
+ * 1 with *time and *id (in p), 0 for anything else, so that no cursor a
+ * client makes up can reach the database's timestamp parser. */
+int jklg_cursor_parse(apr_pool_t *p, const char *cursor, const char **time,
+                      const char **id);
+
 /* Code points of valid UTF-8. */
 apr_size_t jklg_utf8_chars(const char *s);
 /* 8-4-4-4-12 hex: ids in paths that are not UUIDs are simply not found. */

@@ -101,6 +101,7 @@ typedef struct {
     const struct jklg_endpoint_t *endpoint;  /* the route, once matched */
     const char *customer_id;        /* after jklg_req_auth() */
     const char *session_id;
+    int hash_slots;                 /* jklg_auth_slot_take() depth */
 } jklg_req_t;
 
 typedef int (*jklg_handler_fn)(jklg_req_t *req);
@@ -175,13 +176,9 @@ void jklg_ratelimit_child_init(apr_pool_t *pchild, server_rec *s);
  * when allowed, else the seconds until the window ends (Retry-After).
  * Allows, with a warning, when the cache fails. */
 long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key);
-/* Keys: the client address (mod_remoteip aware; IPv6 per /64), the email
- * trimmed and lowercased, and both. */
+/* The key of every per-IP rule: the client address as mod_remoteip sets
+ * it, IPv6 per /64 (jklg_ratelimit_key_addr). */
 const char *jklg_ratelimit_key_ip(request_rec *r);
-const char *jklg_ratelimit_key_email(apr_pool_t *p, const char *email);
-const char *jklg_ratelimit_key_ip_email(request_rec *r, const char *email);
-/* 429 rate_limited with Retry-After. */
-int jklg_reply_rate_limited(jklg_req_t *req, long retry_after);
 
 /* Writes a JSON text built elsewhere (by SQL) as the response body. */
 int jklg_reply_text(jklg_req_t *req, int status, const char *json);
@@ -224,6 +221,14 @@ const char *jklg_auth_value(const jklg_rows_t *rows, int col);
 int jklg_reply_unauthorized(jklg_req_t *req);
 /* Password hashing and checking within the per-process gate. A NULL hash
  * spends a dummy verification (unknown emails cost the same). */
+/* A slot of the gate held across a stretch of work: hashes inside it do
+ * not queue again. A handler that needs both a hash and the database
+ * takes the slot before its connection: requests waiting for the gate
+ * then hold no pooled connection, and no request waits for a slot while
+ * holding a connection that a slot's holder waits for. Every take has its
+ * give. */
+void jklg_auth_slot_take(jklg_req_t *req);
+void jklg_auth_slot_give(jklg_req_t *req);
 apr_status_t jklg_auth_hash(jklg_req_t *req, const char *password,
                             const char **hash);
 jklg_password_result_t jklg_auth_verify(jklg_req_t *req, const char *hash,
@@ -265,6 +270,16 @@ int jklg_staff_transaction(jklg_req_t *req);
 int jklg_staff_refund(jklg_req_t *req);
 int jklg_staff_manual_payment(jklg_req_t *req);
 
+/* mod_jklg_staff.c: refunds, shared with the over-payment refunds. */
+typedef struct {
+    json_t *settled;                /* {"refund": ...} recorded, or NULL */
+    apr_status_t db_rv;             /* when the recording failed */
+    const char *db_err;
+    const char *err;                /* the gateway's failure, for the log */
+} jklg_refund_sent_t;
+apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
+                              const char *actor, jklg_refund_sent_t *sent);
+
 /* mod_jklg_payments.c: shared with the staff endpoints. */
 int jklg_reply_gateway_error(jklg_req_t *req, const char *err);
 /* Runs a statement whose value is one JSON object; NULL after answering
@@ -273,5 +288,14 @@ json_t *jklg_run_json(jklg_req_t *req, const char *label, int nargs,
                       const char *const *args);
 /* Hands the outbox ids of a JSON array to the mail threads. */
 void jklg_push_emails(jklg_req_t *req, const json_t *ids);
+/* Sends the over-payment refund a payment's success opened (the
+ * "overpayment" member of the settle and event answers), logging the
+ * outcome for staff; never answers the client. */
+void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer);
+/* Cancels the gateway's payment of an open transaction {id, gateway,
+ * gateway_ref, amount, currency} and records what the gateway says it
+ * became: canceled, or paid meanwhile. 1 when recorded, 0 after answering
+ * the gateway's (502) or the database's failure. */
+int jklg_payment_cancel(jklg_req_t *req, const json_t *tx);
 
 #endif

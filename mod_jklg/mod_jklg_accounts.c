@@ -7,6 +7,7 @@
 #include "jklg_json.h"
 #include "jklg_jwt.h"
 #include "jklg_token.h"
+#include "jklg_util.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
 
@@ -16,6 +17,12 @@
 static const char *client_ip(jklg_req_t *req)
 {
     return req->r->useragent_ip;
+}
+
+/* Per-IP rules count the client's address, IPv6 clients per /64. */
+static const char *ip_key(jklg_req_t *req)
+{
+    return jklg_ratelimit_key_ip(req->r);
 }
 
 static void push_all(jklg_req_t *req, const jklg_rows_t *rows)
@@ -107,7 +114,7 @@ int jklg_customer_register(jklg_req_t *req)
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
-    if (jklg_rate_limited(req, "register_ip", client_ip(req))
+    if (jklg_rate_limited(req, "register_ip", ip_key(req))
         || jklg_rate_limited(req, "register_email", email)) {
         return OK;
     }
@@ -158,7 +165,7 @@ int jklg_customer_verify_email(jklg_req_t *req)
     jklg_rows_t rows;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
-    if (jklg_rate_limited(req, "verify_ip", client_ip(req))
+    if (jklg_rate_limited(req, "verify_ip", ip_key(req))
         || !token_hash_of(req, &c, &hash)) {
         return OK;
     }
@@ -199,7 +206,7 @@ int jklg_customer_resend(jklg_req_t *req)
     const char *token, *hash;
     jklg_rows_t rows;
 
-    if (!email || jklg_rate_limited(req, "resend_ip", client_ip(req))
+    if (!email || jklg_rate_limited(req, "resend_ip", ip_key(req))
         || jklg_rate_limited(req, "resend_email", email)
         || !new_token(req, &token, &hash)) {
         return OK;
@@ -222,7 +229,7 @@ int jklg_customer_forgot(jklg_req_t *req)
     const char *token, *hash;
     jklg_rows_t rows;
 
-    if (!email || jklg_rate_limited(req, "forgot_ip", client_ip(req))
+    if (!email || jklg_rate_limited(req, "forgot_ip", ip_key(req))
         || jklg_rate_limited(req, "forgot_email", email)
         || !new_token(req, &token, &hash)) {
         return OK;
@@ -239,37 +246,57 @@ int jklg_customer_forgot(jklg_req_t *req)
     return reply_sent(req);
 }
 
+/* Whose token it is, the policy check and the new hash, in one hash slot
+ * taken before the connection (jklg_auth_slot_take): *new_hash, or NULL
+ * after answering. No hash is spent on a dead token. */
+static const char *reset_hash(jklg_req_t *req, jklg_check_t *c,
+                              const char *hash, const char *password)
+{
+    const char *email, *new_hash = NULL;
+    jklg_rows_t rows;
+
+    if (!run(req, "jklg_c_reset_lookup", 1, &hash, &rows)) {
+        return NULL;
+    }
+    email = jklg_db_value(&rows);
+    if (!email) {
+        reply_invalid_token(req);
+        return NULL;
+    }
+    check_new_password(req, c, "password", password, email);
+    if (!jklg_check_ok(c)) {
+        jklg_reply_invalid(req, c->fields);
+        return NULL;
+    }
+    if (jklg_auth_hash(req, password, &new_hash) != APR_SUCCESS) {
+        jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "The service is busy, please retry.", NULL);
+        return NULL;
+    }
+    return new_hash;
+}
+
 int jklg_customer_reset(jklg_req_t *req)
 {
     static const char *const allowed[] = {"token", "password", NULL};
-    const char *hash = NULL, *password, *email, *new_hash;
+    const char *hash = NULL, *password, *new_hash;
     jklg_check_t c;
     jklg_rows_t rows;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     password = jklg_check_raw(&c, "password", JKLG_REQUIRED);
-    if (jklg_rate_limited(req, "reset_ip", client_ip(req))
+    if (jklg_rate_limited(req, "reset_ip", ip_key(req))
         || !token_hash_of(req, &c, &hash)) {
         return OK;
     }
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
-    /* Whose token is it: no hash is spent on a dead token. */
-    if (!run(req, "jklg_c_reset_lookup", 1, &hash, &rows)) {
+    jklg_auth_slot_take(req);
+    new_hash = reset_hash(req, &c, hash, password);
+    jklg_auth_slot_give(req);
+    if (!new_hash) {
         return OK;
-    }
-    email = jklg_db_value(&rows);
-    if (!email) {
-        return reply_invalid_token(req);
-    }
-    check_new_password(req, &c, "password", password, email);
-    if (!jklg_check_ok(&c)) {
-        return jklg_reply_invalid(req, c.fields);
-    }
-    if (jklg_auth_hash(req, password, &new_hash) != APR_SUCCESS) {
-        return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                                "The service is busy, please retry.", NULL);
     }
     {
         const char *args[] = {hash, new_hash, hash,
@@ -319,15 +346,13 @@ static int reply_login(jklg_req_t *req, const char *customer_id,
     return jklg_reply(req, HTTP_OK, body);
 }
 
+/* Clients send what they like here (Latin-1, cut characters): the
+ * session row only takes valid UTF-8. */
 static const char *user_agent(jklg_req_t *req)
 {
-    const char *ua = apr_table_get(req->r->headers_in, "User-Agent");
-
-    if (!ua) {
-        return "";
-    }
-    return strlen(ua) > USER_AGENT_MAX
-           ? apr_pstrmemdup(req->r->pool, ua, USER_AGENT_MAX) : ua;
+    return jklg_header_text(req->r->pool,
+                            apr_table_get(req->r->headers_in, "User-Agent"),
+                            USER_AGENT_MAX);
 }
 
 static const char *interval_of(apr_pool_t *p, apr_interval_time_t t)
@@ -336,12 +361,50 @@ static const char *interval_of(apr_pool_t *p, apr_interval_time_t t)
                         (apr_int64_t)apr_time_sec(t));
 }
 
+/* login_ip first: an address over its limit costs no hash and no
+ * database work, and counts against nobody's login_email. Every attempt
+ * counts, before the password is checked: a correct guess is refused
+ * too, so spraying passwords cannot learn from the limit. */
+static int login_limited(jklg_req_t *req, const char *email)
+{
+    return jklg_rate_limited(req, "login_ip", ip_key(req))
+           || jklg_rate_limited(req, "login", apr_pstrcat(req->r->pool,
+                                ip_key(req), " ", email, NULL))
+           || jklg_rate_limited(req, "login_email", email);
+}
+
+/* The lookup and the password check, in one hash slot taken before the
+ * connection (jklg_auth_slot_take). Unknown emails spend the dummy hash.
+ * *new_hash is a fresh hash when a verified customer's is outdated. 1, or
+ * 0 after answering. */
+static int check_login(jklg_req_t *req, const char *email,
+                       const char *password, jklg_rows_t *rows,
+                       jklg_password_result_t *result, const char **new_hash)
+{
+    const char *verified;
+    int ok;
+
+    jklg_auth_slot_take(req);
+    ok = run(req, "jklg_c_login_lookup", 1, &email, rows);
+    if (ok) {
+        *result = jklg_auth_verify(req, jklg_auth_value(rows, 1), password);
+        verified = jklg_auth_value(rows, 2);
+        if (*result == JKLG_PASSWORD_OK_REHASH && verified
+            && !strcmp(verified, "t")
+            && jklg_auth_hash(req, password, new_hash) != APR_SUCCESS) {
+            *new_hash = NULL;   /* keep the old hash; upgrade next time */
+        }
+    }
+    jklg_auth_slot_give(req);
+    return ok;
+}
+
 int jklg_customer_login(jklg_req_t *req)
 {
     static const char *const allowed[] = {"email", "password", NULL};
     apr_pool_t *p = req->r->pool;
-    const char *email, *password, *new_hash = NULL, *customer_id, *stored;
-    jklg_password_result_t result;
+    const char *email, *password, *new_hash = NULL, *customer_id;
+    jklg_password_result_t result = JKLG_PASSWORD_MISMATCH;
     jklg_check_t c;
     jklg_rows_t rows;
 
@@ -352,15 +415,10 @@ int jklg_customer_login(jklg_req_t *req)
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
-    if (jklg_rate_limited(req, "login", apr_pstrcat(p, client_ip(req), " ",
-                                                    email, NULL))
-        || jklg_rate_limited(req, "login_email", email)
-        || !run(req, "jklg_c_login_lookup", 1, &email, &rows)) {
+    if (login_limited(req, email)
+        || !check_login(req, email, password, &rows, &result, &new_hash)) {
         return OK;
     }
-    customer_id = jklg_auth_value(&rows, 0);
-    stored = jklg_auth_value(&rows, 1);
-    result = jklg_auth_verify(req, stored, password);
     if (result == JKLG_PASSWORD_MISMATCH) {
         return reply_bad_credentials(req);
     }
@@ -369,10 +427,7 @@ int jklg_customer_login(jklg_req_t *req)
                                 "Please confirm your email address first: "
                                 "we sent you a link.", NULL);
     }
-    if (result == JKLG_PASSWORD_OK_REHASH
-        && jklg_auth_hash(req, password, &new_hash) != APR_SUCCESS) {
-        new_hash = NULL;    /* keep the old hash; upgrade next time */
-    }
+    customer_id = jklg_auth_value(&rows, 0);
     {
         const char *args[] = {new_hash, customer_id, client_ip(req),
                               user_agent(req),

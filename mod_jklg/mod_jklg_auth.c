@@ -38,15 +38,29 @@ void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+void jklg_auth_slot_take(jklg_req_t *req)
+{
+    if (req->hash_slots++ == 0) {
+        enter_hash_gate();
+    }
+}
+
+void jklg_auth_slot_give(jklg_req_t *req)
+{
+    if (--req->hash_slots == 0) {
+        jklg_gate_leave(hash_gate);
+    }
+}
+
 apr_status_t jklg_auth_hash(jklg_req_t *req, const char *password,
                             const char **hash)
 {
     apr_status_t rv;
 
-    enter_hash_gate();
+    jklg_auth_slot_take(req);
     rv = jklg_password_hash(req->r->pool, password,
                             jklg_conf_pwhash_level(req->conf), hash);
-    jklg_gate_leave(hash_gate);
+    jklg_auth_slot_give(req);
     return rv;
 }
 
@@ -56,14 +70,14 @@ jklg_password_result_t jklg_auth_verify(jklg_req_t *req, const char *hash,
     jklg_pwhash_level_t level = jklg_conf_pwhash_level(req->conf);
     jklg_password_result_t result = JKLG_PASSWORD_MISMATCH;
 
-    enter_hash_gate();
+    jklg_auth_slot_take(req);
     if (hash) {
         result = jklg_password_verify(hash, password, level);
     }
     else {
         jklg_password_dummy_verify(password, level);
     }
-    jklg_gate_leave(hash_gate);
+    jklg_auth_slot_give(req);
     return result;
 }
 

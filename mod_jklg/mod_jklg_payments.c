@@ -2,6 +2,7 @@
  * and the gateway webhook. The database decides amounts and states (see
  * sql/005_payments.sql); gateways are called between two short database
  * transactions, never inside one. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -10,6 +11,9 @@
 #include "mod_jklg.h"
 
 #define WEBHOOK_GATEWAY "stripe"
+/* Waiting for a concurrent request to create the same intent. */
+#define AWAIT_STEP apr_time_from_msec(100)
+#define AWAIT_MARGIN apr_time_from_sec(2)
 
 int jklg_reply_gateway_error(jklg_req_t *req, const char *err)
 {
@@ -73,6 +77,90 @@ int jklg_payments_config(jklg_req_t *req)
                                               : JKLG_DEFAULT_CURRENCY)));
 }
 
+void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer)
+{
+    const json_t *opened = json_object_get(answer, "overpayment");
+    const json_t *refund = json_object_get(opened, "refund");
+    jklg_refund_sent_t sent;
+    apr_status_t rv;
+
+    if (!json_is_object(opened)) {
+        return;
+    }
+    if (!refund) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00604)
+                      "a booking is over-paid by %" JSON_INTEGER_FORMAT
+                      " through a payment its gateway cannot refund: staff "
+                      "must refund it (see the transaction's audit log)",
+                      json_integer_value(json_object_get(opened, "flagged")));
+        return;
+    }
+    rv = jklg_refund_send(req, opened, "system", &sent);
+    if (rv != APR_SUCCESS || !sent.settled) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, JKLGNO(00605)
+                      "over-payment refund %s of transaction %s not sent "
+                      "(%s%s): staff must retry it", jklg_json_str(opened, "id"),
+                      jklg_json_str(refund, "transaction_id"),
+                      sent.err ? sent.err : "", sent.db_err ? sent.db_err : "");
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, JKLGNO(00606)
+                  "transaction %s over-paid its booking: refund %s of %"
+                  JSON_INTEGER_FORMAT " sent", jklg_json_str(refund,
+                                                             "transaction_id"),
+                  jklg_json_str(opened, "id"),
+                  json_integer_value(json_object_get(opened, "amount")));
+}
+
+/* Records what the gateway said of transaction tx (ref NULL: it failed):
+ * its emails and any over-payment refund the success opened are sent on.
+ * The transaction's answer, or NULL after answering a database error. */
+static json_t *record_intent(jklg_req_t *req, const char *tx,
+                             const char *ref, const char *status,
+                             const char *error)
+{
+    const char *args[] = {tx, ref, status, error, req->conf->public_url};
+    json_t *settled = jklg_run_json(req, "jklg_p_intent_settle", 5, args);
+
+    if (settled) {
+        jklg_push_emails(req, json_object_get(settled, "emails"));
+        jklg_refund_overpayment(req, settled);
+        json_object_del(settled, "emails");
+        json_object_del(settled, "overpayment");
+    }
+    return settled;
+}
+
+int jklg_payment_cancel(jklg_req_t *req, const json_t *tx)
+{
+    const jklg_gateway_t *gw = jklg_gateway_find(jklg_json_str(tx, "gateway"));
+    const char *ref = jklg_json_str(tx, "gateway_ref");
+    const char *status = "canceled", *err = "no such gateway";
+    jklg_payment_req_t expected;
+    jklg_payment_t now;
+    apr_status_t rv = APR_ENOTIMPL;
+
+    if (gw && gw->cancel_payment) {
+        rv = gw->cancel_payment(req->conf->stripe, req->r->pool, ref, &err);
+    }
+    if (gw && gw->fetch_payment && rv != APR_SUCCESS) {
+        /* Refused: it may have been paid meanwhile; the gateway says. */
+        memset(&expected, 0, sizeof(expected));
+        expected.transaction_id = jklg_json_str(tx, "id");
+        expected.amount = json_integer_value(json_object_get(tx, "amount"));
+        expected.currency = jklg_json_str(tx, "currency");
+        rv = gw->fetch_payment(req->conf->stripe, req->r->pool, ref,
+                               &expected, &now, &err);
+        status = now.status;
+    }
+    if (rv != APR_SUCCESS) {
+        jklg_reply_gateway_error(req, err);
+        return 0;
+    }
+    return record_intent(req, jklg_json_str(tx, "id"), ref, status, NULL)
+           != NULL;
+}
+
 /* Asks the gateway for the intent of transaction `opened` (new: create,
  * idempotent on the transaction id; known: fetch its client secret) and
  * records the answer. */
@@ -84,7 +172,7 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     const char *ref = jklg_json_str(opened, "gateway_ref");
     jklg_payment_req_t pay;
     jklg_payment_t out;
-    const char *err = NULL;
+    const char *err = NULL, *now;
     json_t *settled;
     apr_status_t rv;
 
@@ -96,20 +184,31 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     pay.currency = jklg_json_str(opened, "currency");
     rv = ref ? gw->fetch_payment(req->conf->stripe, p, ref, &pay, &out, &err)
              : gw->create_payment(req->conf->stripe, p, &pay, &out, &err);
-    {
-        const char *args[] = {tx, rv == APR_SUCCESS ? out.gateway_ref : NULL,
-                              out.status, rv == APR_SUCCESS ? NULL
-                              : "the payment provider failed",
-                              req->conf->public_url};
-        settled = jklg_run_json(req, "jklg_p_intent_settle", 5, args);
-    }
+    settled = record_intent(req, tx,
+                            rv == APR_SUCCESS ? out.gateway_ref : NULL,
+                            out.status, rv == APR_SUCCESS ? NULL
+                            : "the payment provider failed");
     if (!settled) {
         return OK;
     }
-    jklg_push_emails(req, json_object_get(settled, "emails"));
-    json_object_del(settled, "emails");
     if (rv != APR_SUCCESS || !out.client_secret) {
         return jklg_reply_gateway_error(req, err ? err : "no client secret");
+    }
+    now = jklg_json_str(json_object_get(settled, "transaction"), "status");
+    if (!strcmp(out.status, "requires_payment") && now
+        && !strcmp(now, "canceled")) {
+        /* Superseded while the gateway made it (staff recorded a payment):
+         * it must not stay payable there. */
+        if (gw->cancel_payment
+            && gw->cancel_payment(req->conf->stripe, p, out.gateway_ref, &err)
+               != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
+                          JKLGNO(00607) "could not cancel superseded "
+                          "payment %s: %s", out.gateway_ref, err);
+        }
+        return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
+                                "The amount due for this booking changed; "
+                                "please reload the booking.", NULL);
     }
     if (strcmp(out.status, "requires_payment")) {
         /* Paid, processing or canceled already: nothing to pay here. */
@@ -121,6 +220,58 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
                         json_string(out.client_secret));
     return jklg_reply(req, json_is_true(json_object_get(opened, "created"))
                            ? HTTP_CREATED : HTTP_OK, settled);
+}
+
+/* The intent of `opened` is being created by another request (a double
+ * click while the gateway is slow): rather than race it under the same
+ * idempotency key, wait until it records the gateway's id, then answer
+ * that same intent. A row older than one gateway call was left by a
+ * request that died: this one takes over, under the same key. 1 to go on,
+ * 0 after answering. */
+static int await_creation(jklg_req_t *req, json_t *opened)
+{
+    apr_interval_time_t call = req->conf->stripe->timeout > 0
+                               ? req->conf->stripe->timeout
+                               : JKLG_DEFAULT_STRIPE_TIMEOUT;
+    apr_time_t deadline = apr_time_now() + call + AWAIT_MARGIN;
+    const char *id = jklg_json_str(opened, "id");
+    const char *err, *status;
+    jklg_rows_t rows;
+    apr_status_t rv;
+
+    while (apr_time_now() < deadline) {
+        rv = jklg_db_query(&req->db, req->r->pool, "jklg_p_intent_peek", 1,
+                           &id, &rows, &err);
+        if (rv != APR_SUCCESS) {
+            jklg_reply_db_error(req, rv, err);
+            return 0;
+        }
+        if (rows.nrows == 0) {
+            break;
+        }
+        if (rows.rows[0][0]) {
+            json_object_set_new(opened, "gateway_ref",
+                                json_string(rows.rows[0][0]));
+            return 1;
+        }
+        status = rows.rows[0][1];
+        if (!strcmp(status, "canceled")) {
+            jklg_reply_error(req, HTTP_CONFLICT, "conflict",
+                             "The amount due for this booking changed; "
+                             "please reload the booking.", NULL);
+            return 0;
+        }
+        if (strcmp(status, "requires_payment")) {
+            jklg_reply_gateway_error(req, "the request creating this "
+                                     "payment failed");
+            return 0;
+        }
+        if (apr_time_from_sec(atoi(rows.rows[0][2])) > call + AWAIT_MARGIN) {
+            break;
+        }
+        apr_sleep(AWAIT_STEP);
+    }
+    return 1;
 }
 
 /* Intents replaced by this one are canceled at the gateway, so that an
@@ -192,6 +343,11 @@ int jklg_payment_intent(jklg_req_t *req)
     }
     json_object_set_new(opened, "booking_id", json_string(booking));
     cancel_replaced(req, gw, json_object_get(opened, "replaced_refs"));
+    if (!json_is_true(json_object_get(opened, "created"))
+        && !jklg_json_str(opened, "gateway_ref")
+        && !await_creation(req, opened)) {
+        return OK;
+    }
     return settle_intent(req, gw, opened);
 }
 
@@ -272,6 +428,7 @@ int jklg_payment_webhook(jklg_req_t *req)
         return OK;
     }
     jklg_push_emails(req, json_object_get(result, "emails"));
+    jklg_refund_overpayment(req, result);
     return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,
                       json_pack("{s:b}", "received", 1)));
 }

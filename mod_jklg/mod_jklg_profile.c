@@ -74,13 +74,47 @@ int jklg_me_patch(jklg_req_t *req)
     }
 }
 
+/* The current password's check and the new hash, in one hash slot taken
+ * before the connection (jklg_auth_slot_take): *hash, or NULL after
+ * answering. */
+static const char *password_change_hash(jklg_req_t *req, jklg_check_t *c,
+                                        const char *current,
+                                        const char *wanted)
+{
+    const char *hash = NULL, *why;
+    jklg_rows_t rows;
+
+    if (!jklg_auth_query(req, "jklg_c_password_lookup", 0, NULL, &rows)) {
+        return NULL;
+    }
+    if (jklg_auth_verify(req, jklg_auth_value(&rows, 1), current)
+        == JKLG_PASSWORD_MISMATCH) {
+        jklg_check_fail(c, "current_password", "is not correct");
+    }
+    else if ((why = jklg_password_policy(req->r->pool, wanted,
+                                         jklg_auth_value(&rows, 2),
+                                         jklg_conf_password_min(req->conf)))) {
+        jklg_check_fail(c, "new_password", why);
+    }
+    if (!jklg_check_ok(c)) {
+        jklg_reply_invalid(req, c->fields);
+        return NULL;
+    }
+    if (jklg_auth_hash(req, wanted, &hash) != APR_SUCCESS) {
+        jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                         "The service is busy, please retry.", NULL);
+        return NULL;
+    }
+    return hash;
+}
+
 int jklg_me_password(jklg_req_t *req)
 {
     static const char *const allowed[] = {"current_password", "new_password",
                                           NULL};
     jklg_check_t c;
     jklg_rows_t rows;
-    const char *current, *wanted, *hash, *email, *why;
+    const char *current, *wanted, *hash;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     current = jklg_check_raw(&c, "current_password", JKLG_REQUIRED);
@@ -91,25 +125,14 @@ int jklg_me_password(jklg_req_t *req)
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
-    if (jklg_rate_limited(req, "password_change", req->customer_id)
-        || !jklg_auth_query(req, "jklg_c_password_lookup", 0, NULL, &rows)) {
+    if (jklg_rate_limited(req, "password_change", req->customer_id)) {
         return OK;
     }
-    email = jklg_auth_value(&rows, 2);
-    if (jklg_auth_verify(req, jklg_auth_value(&rows, 1), current)
-        == JKLG_PASSWORD_MISMATCH) {
-        jklg_check_fail(&c, "current_password", "is not correct");
-    }
-    else if ((why = jklg_password_policy(req->r->pool, wanted, email,
-                                         jklg_conf_password_min(req->conf)))) {
-        jklg_check_fail(&c, "new_password", why);
-    }
-    if (!jklg_check_ok(&c)) {
-        return jklg_reply_invalid(req, c.fields);
-    }
-    if (jklg_auth_hash(req, wanted, &hash) != APR_SUCCESS) {
-        return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                                "The service is busy, please retry.", NULL);
+    jklg_auth_slot_take(req);
+    hash = password_change_hash(req, &c, current, wanted);
+    jklg_auth_slot_give(req);
+    if (!hash) {
+        return OK;
     }
     {
         const char *args[] = {hash, req->session_id, apr_pstrcat(

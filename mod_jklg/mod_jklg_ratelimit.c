@@ -3,14 +3,13 @@
  * Apache server) counts the same attempts. Counter ids are SHA-256 digests:
  * no email address or IP address is ever written to the cache. */
 #include <string.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <ap_provider.h>
 #include <ap_socache.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <util_mutex.h>
-#include <sodium.h>
+#include "jklg_ratelimit.h"
 #include "jklg_util.h"
 #include "mod_jklg.h"
 
@@ -24,7 +23,7 @@
 #define COUNT_MAX       1000000
 #define WINDOW_MIN      apr_time_from_sec(1)
 #define WINDOW_MAX      apr_time_from_sec(86400)
-#define ID_LEN          crypto_hash_sha256_BYTES
+#define ID_LEN          JKLG_RATELIMIT_ID_LEN
 #define VALUE_LEN       4
 
 typedef struct {
@@ -37,6 +36,7 @@ typedef struct {
  * "Rate limits". */
 static const jklg_rule_t rules[] = {
     {"login", 10, 15 * 60},
+    {"login_ip", 100, 15 * 60},
     {"login_email", 100, 60 * 60},
     {"register_email", 5, 60 * 60},
     {"register_ip", 30, 5 * 60},
@@ -300,26 +300,6 @@ void jklg_ratelimit_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-/* SHA-256 of "rule\0key\0window/index": fixed size, and no personal data
- * in the cache. The window length is in it so that a changed window never
- * continues an old count. */
-static void counter_id(unsigned char *id, const char *rule, const char *key,
-                       apr_interval_time_t window, apr_int64_t index)
-{
-    crypto_hash_sha256_state st;
-    char tail[48];
-    int len = apr_snprintf(tail, sizeof(tail), "%" APR_INT64_T_FMT "/%"
-                           APR_INT64_T_FMT, (apr_int64_t)window, index);
-
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const unsigned char *)rule,
-                              strlen(rule) + 1);
-    crypto_hash_sha256_update(&st, (const unsigned char *)key,
-                              strlen(key) + 1);
-    crypto_hash_sha256_update(&st, (const unsigned char *)tail, len);
-    crypto_hash_sha256_final(&st, id);
-}
-
 static apr_status_t read_count(request_rec *r, const unsigned char *id,
                                apr_uint32_t *count)
 {
@@ -383,8 +363,7 @@ long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key)
     unsigned char id[ID_LEN];
     int i = rule_index(rule);
     apr_interval_time_t window;
-    apr_time_t now, end;
-    apr_int64_t index;
+    jklg_ratelimit_window_t w;
     apr_uint32_t before;
     apr_status_t rv;
     long limit;
@@ -398,11 +377,9 @@ long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key)
         return 0;
     }
     limit_of(jklg_conf(r->server)->ratelimits, i, &limit, &window);
-    now = apr_time_now();
-    index = now / window;
-    end = (index + 1) * window;
-    counter_id(id, rule, key ? key : "", window, index);
-    rv = count_attempt(r, id, end, limit, &before);
+    jklg_ratelimit_window(apr_time_now(), window, &w);
+    jklg_ratelimit_counter_id(id, rule, key ? key : "", window, w.index);
+    rv = count_attempt(r, id, w.end, limit, &before);
     if (rv != APR_SUCCESS) {
         /* Fail open: a cache outage must not lock every customer out. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, JKLGNO(00807)
@@ -419,60 +396,10 @@ long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key)
                       "s): refused until the window ends", rule, limit,
                       apr_time_sec(window));
     }
-    return (long)((end - now + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC);
+    return w.retry_after;
 }
 
-/* IPv6 clients are counted per /64: one customer's line usually holds a
- * whole /64, and counting single addresses would let it rotate freely. */
 const char *jklg_ratelimit_key_ip(request_rec *r)
 {
-#if APR_HAVE_IPV6
-    static const unsigned char v4mapped[12] = {
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-    };
-    const apr_sockaddr_t *sa = r->useragent_addr;
-
-    if (sa && sa->family == APR_INET6
-        && memcmp(sa->ipaddr_ptr, v4mapped, sizeof(v4mapped))) {
-        const unsigned char *b = sa->ipaddr_ptr;
-
-        return apr_psprintf(r->pool, "%x:%x:%x:%x::/64",
-                            (unsigned)(b[0] << 8 | b[1]),
-                            (unsigned)(b[2] << 8 | b[3]),
-                            (unsigned)(b[4] << 8 | b[5]),
-                            (unsigned)(b[6] << 8 | b[7]));
-    }
-#endif
-    return r->useragent_ip ? r->useragent_ip : "";
-}
-
-const char *jklg_ratelimit_key_email(apr_pool_t *p, const char *email)
-{
-    char *key;
-    apr_size_t len;
-
-    while (email && apr_isspace(*email)) {
-        email++;
-    }
-    key = apr_pstrdup(p, email ? email : "");
-    len = strlen(key);
-    while (len > 0 && apr_isspace(key[len - 1])) {
-        key[--len] = '\0';
-    }
-    ap_str_tolower(key);
-    return key;
-}
-
-const char *jklg_ratelimit_key_ip_email(request_rec *r, const char *email)
-{
-    return apr_pstrcat(r->pool, jklg_ratelimit_key_ip(r), " ",
-                       jklg_ratelimit_key_email(r->pool, email), NULL);
-}
-
-int jklg_reply_rate_limited(jklg_req_t *req, long retry_after)
-{
-    apr_table_setn(req->r->err_headers_out, "Retry-After",
-                   apr_ltoa(req->r->pool, retry_after > 0 ? retry_after : 1));
-    return jklg_reply_error(req, HTTP_TOO_MANY_REQUESTS, "rate_limited",
-                            "Too many attempts, please retry later.", NULL);
+    return jklg_ratelimit_key_addr(r->pool, r->useragent_ip);
 }

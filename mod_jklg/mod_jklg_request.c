@@ -9,7 +9,6 @@
 #include <mod_dbd.h>
 #include <util_script.h>
 #include "jklg_json.h"
-#include "jklg_token.h"
 #include "jklg_util.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
@@ -25,35 +24,6 @@ static jklg_router_t *router;
 /* Keyset pagination of lists (?limit=, ?cursor=). */
 #define LIMIT_DEFAULT 20
 #define LIMIT_MAX 100
-#define CURSOR_TIME_LEN 26      /* 2026-11-24T10:00:00.123456 */
-
-/* Splits a cursor made by jklg_cursor() in SQL; 0 when it is not one. */
-static int parse_cursor(apr_pool_t *p, const char *cursor, jklg_page_t *page)
-{
-    apr_size_t len;
-    unsigned char *raw = jklg_b64url_decode(p, cursor, &len);
-    char *text, *bar;
-
-    if (!raw || len != CURSOR_TIME_LEN + 1 + 36) {
-        return 0;
-    }
-    text = apr_pstrmemdup(p, (const char *)raw, len);
-    bar = text + CURSOR_TIME_LEN;
-    if (*bar != '|' || !jklg_is_uuid(bar + 1) || text[10] != 'T'
-        || text[19] != '.') {
-        return 0;
-    }
-    *bar = '\0';
-    for (int i = 0; i < CURSOR_TIME_LEN; i++) {
-        if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && i != 19
-            && (text[i] < '0' || text[i] > '9')) {
-            return 0;
-        }
-    }
-    page->time = text;
-    page->id = bar + 1;
-    return 1;
-}
 
 int jklg_req_page(jklg_req_t *req, jklg_page_t *page)
 {
@@ -69,7 +39,8 @@ int jklg_req_page(jklg_req_t *req, jklg_page_t *page)
         json_object_set_new(fields, "limit", json_string(
                             "must be a number from 1 to 100"));
     }
-    if (cursor && !parse_cursor(req->r->pool, cursor, page)) {
+    if (cursor && !jklg_cursor_parse(req->r->pool, cursor, &page->time,
+                                     &page->id)) {
         json_object_set_new(fields, "cursor", json_string(
                             "is not a cursor from this list"));
     }
@@ -350,6 +321,7 @@ static int read_json_body(jklg_req_t *req)
     if (has_body(r)
         && !is_json_content_type(apr_table_get(r->headers_in,
                                                "Content-Type"))) {
+        r->connection->keepalive = AP_CONN_CLOSE;   /* body unread */
         jklg_reply_error(req, HTTP_UNSUPPORTED_MEDIA_TYPE,
                          "unsupported_media_type",
                          "Send the body as application/json.", NULL);
@@ -366,6 +338,18 @@ static int read_json_body(jklg_req_t *req)
     return 1;
 }
 
+/* A body nobody asked for (a bodiless route, or an answer before any
+ * reading: 404, 405, the staff gate) is not read, however long the client
+ * says it is or takes to send it: the connection closes after the answer
+ * instead, and ap_discard_request_body then returns at once. Set before
+ * anything is written, so the answer says "Connection: close". */
+static void refuse_unread_body(request_rec *r, const jklg_endpoint_t *e)
+{
+    if (has_body(r) && !(e && (e->flags & (JKLG_BODY | JKLG_RAW_BODY)))) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+}
+
 static int dispatch(jklg_req_t *req)
 {
     request_rec *r = req->r;
@@ -374,17 +358,18 @@ static int dispatch(jklg_req_t *req)
     jklg_match_t m;
     int rc;
 
-
+    jklg_router_match(router, method, r->uri, r->pool, &m);
+    refuse_unread_body(r, m.target);
     /* A forgotten Require in <Location /api/admin> must fail closed. */
     if (!strncmp(r->uri, ADMIN_PREFIX, sizeof(ADMIN_PREFIX) - 1)) {
         apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
         if (!r->user && method != JKLG_OPTIONS) {
+            refuse_unread_body(r, NULL);
             return jklg_reply_error(req, HTTP_FORBIDDEN, "forbidden",
                                     "Staff authentication is required.",
                                     NULL);
         }
     }
-    jklg_router_match(router, method, r->uri, r->pool, &m);
     if (!m.allowed) {
         return jklg_reply_not_found(req);
     }

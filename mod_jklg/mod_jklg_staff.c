@@ -8,11 +8,13 @@
 #include "jklg_json.h"
 #include "jklg_money.h"
 #include "jklg_token.h"
+#include "jklg_util.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
 
 #define REFERENCE_CHARS "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 #define IDEMPOTENCY_KEY_MAX 255
+#define MANUAL_CANCEL_ROUNDS 3
 
 static const char *const statuses[] = {
     "requires_payment", "processing", "succeeded", "failed", "canceled",
@@ -246,70 +248,106 @@ int jklg_staff_transaction(jklg_req_t *req)
 }
 
 /* A staff client's Idempotency-Key makes a double submit return the first
- * refund. Without one, a request while a refund of the transaction is
- * still pending (its outcome unknown after a timeout) retries that refund
- * instead of making a second one (sql: jklg_refund_open). */
-static const char *refund_key(jklg_req_t *req)
+ * refund; reused for another transaction or amount it is refused (sql:
+ * jklg_refund_open). Without one, a request while a refund of the
+ * transaction is still pending (its outcome unknown after a timeout)
+ * retries that refund instead of making a second one. A key that cannot
+ * be stored as it was sent (over 255 bytes, not UTF-8, control
+ * characters) is refused rather than ignored: ignoring it would turn a
+ * double submit into two refunds. NULL after answering 422. */
+static const char *refund_key(jklg_req_t *req, jklg_check_t *c)
 {
     const char *key = apr_table_get(req->r->headers_in, "Idempotency-Key");
 
-    if (key && *key && strlen(key) <= IDEMPOTENCY_KEY_MAX) {
-        return apr_pstrcat(req->r->pool, "staff:", key, NULL);
+    if (!key || !*key) {
+        return apr_pstrcat(req->r->pool, "auto:",
+                           jklg_token_new(req->r->pool), NULL);
     }
-    return apr_pstrcat(req->r->pool, "auto:", jklg_token_new(req->r->pool),
-                       NULL);
+    if (strcmp(jklg_header_text(req->r->pool, key, IDEMPOTENCY_KEY_MAX),
+               key)) {
+        jklg_check_fail(c, "Idempotency-Key", "must be 1 to 255 bytes of "
+                        "UTF-8 text without control characters");
+        return NULL;
+    }
+    return apr_pstrcat(req->r->pool, "staff:", key, NULL);
 }
 
 /* Calls the gateway for a pending refund and records the outcome. Only a
  * definite refusal (APR_EGENERAL) fails it; when the outcome is unknown
  * (timeout, 5xx) it stays pending, and asking again retries it under the
- * same gateway idempotency key. */
-static int settle_refund(jklg_req_t *req, json_t *opened)
+ * same gateway idempotency key. Never answers the client. */
+apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
+                              const char *actor, jklg_refund_sent_t *sent)
 {
     const jklg_gateway_t *gw = jklg_gateway_find(
         jklg_json_str(opened, "gateway"));
+    const json_t *refund = json_object_get(opened, "refund");
     jklg_refund_req_t ask;
     jklg_refund_t out;
-    const char *err = NULL, *status;
-    json_t *settled;
+    const char *status;
+    jklg_rows_t rows;
     apr_status_t rv;
 
     memset(&out, 0, sizeof(out));
+    memset(sent, 0, sizeof(*sent));
     ask.refund_id = jklg_json_str(opened, "id");
-    ask.transaction_id = jklg_json_str(json_object_get(opened, "refund"),
-                                       "transaction_id");
+    ask.transaction_id = jklg_json_str(refund, "transaction_id");
     ask.gateway_ref = jklg_json_str(opened, "gateway_ref");
     ask.amount = json_integer_value(json_object_get(opened, "amount"));
     ask.currency = jklg_json_str(opened, "currency");
-    ask.reason = jklg_json_str(json_object_get(opened, "refund"), "reason");
-    rv = gw ? gw->refund(req->conf->stripe, req->r->pool, &ask, &out, &err)
+    ask.reason = jklg_json_str(refund, "reason");
+    rv = gw ? gw->refund(req->conf->stripe, req->r->pool, &ask, &out,
+                         &sent->err)
             : APR_ENOTIMPL;
+    if (!gw) {
+        sent->err = "no such gateway";
+    }
     status = rv == APR_SUCCESS ? out.status
              : rv == APR_EGENERAL ? "failed" : "pending";
-    {
-        const char *args[] = {ask.refund_id, status, out.gateway_ref,
-                              req->r->user, err};
-        settled = jklg_run_json(req, "jklg_s_refund_settle", 5, args);
+    if (!jklg_req_db(req)) {
+        sent->db_rv = APR_ECONNRESET;
+        sent->db_err = "the database cannot be reached";
+        return rv;
     }
-    if (!settled) {
-        return OK;
+    {
+        const char *args[] = {ask.refund_id, status, out.gateway_ref, actor,
+                              sent->err};
+        sent->db_rv = jklg_db_query(&req->db, req->r->pool,
+                                    "jklg_s_refund_settle", 5, args, &rows,
+                                    &sent->db_err);
+    }
+    if (sent->db_rv == APR_SUCCESS) {
+        sent->settled = jklg_json_own(req->r->pool, json_loads(
+            jklg_db_value(&rows) ? jklg_db_value(&rows) : "{}", 0, NULL));
+    }
+    return rv;
+}
+
+static int settle_refund(jklg_req_t *req, json_t *opened)
+{
+    jklg_refund_sent_t sent;
+    apr_status_t rv = jklg_refund_send(req, opened, req->r->user, &sent);
+
+    if (!sent.settled) {
+        return jklg_reply_db_error(req, sent.db_rv, sent.db_err);
     }
     if (rv != APR_SUCCESS) {
-        return jklg_reply_gateway_error(req, err ? err : "no such gateway");
+        return jklg_reply_gateway_error(req, sent.err);
     }
-    return jklg_reply(req, HTTP_ACCEPTED, settled);
+    return jklg_reply(req, HTTP_ACCEPTED, sent.settled);
 }
 
 int jklg_staff_refund(jklg_req_t *req)
 {
     static const char *const allowed[] = {"amount", "reason", NULL};
-    const char *id, *amount, *reason;
+    const char *id, *amount, *reason, *key;
     jklg_check_t c;
     json_t *opened, *refund;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     amount = check_amount(&c, "amount", 0);
     reason = jklg_check_text(&c, "reason", JKLG_NULLABLE, 0, 500);
+    key = refund_key(req, &c);
     if (!(id = path_id(req))) {
         return OK;
     }
@@ -317,8 +355,7 @@ int jklg_staff_refund(jklg_req_t *req)
         return jklg_reply_invalid(req, c.fields);
     }
     {
-        const char *args[] = {id, amount, reason, req->r->user,
-                              refund_key(req)};
+        const char *args[] = {id, amount, reason, req->r->user, key};
         opened = jklg_run_json(req, "jklg_s_refund_open", 5, args);
     }
     if (!opened) {
@@ -364,13 +401,30 @@ int jklg_staff_manual_payment(jklg_req_t *req)
         return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
                                 "No such booking.", NULL);
     }
-    {
+    for (int round = 0; ; round++) {
         const char *args[] = {booking, amount, currency, method, note,
                               req->r->user, req->conf->public_url};
-        result = jklg_run_json(req, "jklg_s_manual", 7, args);
-    }
-    if (!result) {
-        return OK;
+        json_t *open, *tx;
+        size_t i;
+
+        if (!(result = jklg_run_json(req, "jklg_s_manual", 7, args))) {
+            return OK;
+        }
+        if (!(open = json_object_get(result, "cancel"))) {
+            break;
+        }
+        /* Card payments the customer could still make for this balance
+         * are canceled at their gateway first (or found paid), then the
+         * database is asked again. */
+        if (round == MANUAL_CANCEL_ROUNDS) {
+            return reply_conflict(req, "card payments for this booking are "
+                                  "changing; retry in a moment");
+        }
+        json_array_foreach(open, i, tx) {
+            if (!jklg_payment_cancel(req, tx)) {
+                return OK;
+            }
+        }
     }
     if (json_object_get(result, "not_found")) {
         return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",

@@ -50,7 +50,7 @@ def vhost(body):
 
 @pytest.mark.parametrize("directive, message", [
     ("JKLGRateLimit logon 10 15m",
-     "JKLGRateLimit: 'logon' is not a rate limit name, use one of login, "
+     "JKLGRateLimit: 'logon' is not a rate limit name, use one of login, login_ip, "
      "login_email, register_email, register_ip, resend_email, resend_ip, "
      "forgot_email, forgot_ip, verify_ip, reset_ip, password_change"),
     ("JKLGRateLimit login 0 15m",

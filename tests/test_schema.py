@@ -470,17 +470,6 @@ def test_rls_cannot_insert_rows_for_another_customer(pg, rls_role, two_customers
         in "\n".join(out)
 
 
-def test_rls_customer_may_record_own_payment_and_sync_still_works(pg, cur, rls_role,
-                                                                   two_customers):
-    a = two_customers["A"]
-    out = as_role(pg, rls_role,
-                  "INSERT INTO transactions (booking_id, gateway, amount, currency, status)"
-                  f" VALUES ('{a['bookings']}', 'manual', 9000, 'eur', 'succeeded');",
-                  customer=a["customers"])
-    assert out == ["INSERT 0 1"]
-    assert booking_state(cur, a["bookings"]) == (10000, 0, "paid")
-
-
 @pytest.mark.parametrize("setting", [None, ""])
 def test_rls_without_a_customer_sees_nothing(pg, rls_role, two_customers, setting):
     counts = as_role(pg, rls_role, "\n".join(

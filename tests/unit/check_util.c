@@ -499,6 +499,79 @@ START_TEST(email_input_not_modified)
 }
 END_TEST
 
+/* --- header values to store ------------------------------------------- */
+
+#define FFFD "\xef\xbf\xbd"
+
+static void assert_header(const char *in, apr_size_t max, const char *want)
+{
+    const char *out = jklg_header_text(test_pool, in, max);
+
+    ck_assert_msg(!strcmp(out, want), "'%s' (max %d) -> '%s', not '%s'",
+                  in ? in : "(null)", (int)max, out, want);
+    ck_assert_uint_le(strlen(out), max);
+}
+
+START_TEST(header_text_valid_kept)
+{
+    assert_header("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0", 512,
+                  "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0");
+    assert_header("caf\xc3\xa9 \xe2\x9c\x88 \xf0\x9f\x8f\x96", 512,
+                  "caf\xc3\xa9 \xe2\x9c\x88 \xf0\x9f\x8f\x96");
+    assert_header("", 512, "");
+    assert_header(NULL, 512, "");
+}
+END_TEST
+
+START_TEST(header_text_invalid_replaced)
+{
+    /* Latin-1 "café", a lone 0xff, a stray continuation byte. */
+    assert_header("caf\xe9", 512, "caf" FFFD);
+    assert_header("\xff", 512, FFFD);
+    assert_header("a\x80z", 512, "a" FFFD "z");
+    /* A character cut short: one replacement for the whole stub. */
+    assert_header("x\xe2\x9c", 512, "x" FFFD);
+    assert_header("x\xf0\x9f\x8f", 512, "x" FFFD);
+    assert_header("\xe2\x9cy", 512, FFFD "y");
+    /* Overlong, surrogate, beyond U+10FFFF: PostgreSQL refuses them. */
+    assert_header("\xc0\xaf", 512, FFFD FFFD);
+    assert_header("\xe0\x80\xaf", 512, FFFD FFFD FFFD);
+    assert_header("\xed\xa0\x80", 512, FFFD FFFD FFFD);
+    assert_header("\xf4\x90\x80\x80", 512, FFFD FFFD FFFD FFFD);
+    assert_header("\xf5\x80", 512, FFFD FFFD);
+}
+END_TEST
+
+START_TEST(header_text_controls_dropped)
+{
+    assert_header("a\tb\r\nc\x1b[0m\x7f", 512, "abc[0m");
+    /* C1 controls are valid UTF-8 but still controls. */
+    assert_header("a\xc2\x85" "b\xc2\x9f" "c\xc2\xa0", 512,
+                  "abc\xc2\xa0");
+}
+END_TEST
+
+START_TEST(header_text_cut_on_character_boundary)
+{
+    assert_header("abcdef", 4, "abcd");
+    /* "é" would end at byte 5: it is left out, not cut in two. */
+    assert_header("abcd\xc3\xa9", 5, "abcd");
+    assert_header("abcd\xc3\xa9", 6, "abcd\xc3\xa9");
+    assert_header("ab\xf0\x9f\x8f\x96", 5, "ab");
+    /* A replacement takes three bytes like any other character. */
+    assert_header("ab\xff", 4, "ab");
+    assert_header("ab\xff", 5, "ab" FFFD);
+    /* A client's own cut at the limit: valid text of at most max bytes. */
+    {
+        char ua[601];
+        memset(ua, 'a', 511);
+        memcpy(ua + 511, "\xe2\x9c\x88", 3);
+        ua[514] = '\0';
+        ck_assert_uint_eq(strlen(jklg_header_text(test_pool, ua, 512)), 511);
+    }
+}
+END_TEST
+
 Suite *suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -531,6 +604,10 @@ Suite *suite_util(void)
     tcase_add_test(tc, email_total_length);
     tcase_add_test(tc, email_label_length);
     tcase_add_test(tc, email_input_not_modified);
+    tcase_add_test(tc, header_text_valid_kept);
+    tcase_add_test(tc, header_text_invalid_replaced);
+    tcase_add_test(tc, header_text_controls_dropped);
+    tcase_add_test(tc, header_text_cut_on_character_boundary);
     suite_add_tcase(s, tc);
     return s;
 }

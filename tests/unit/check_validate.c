@@ -1,5 +1,7 @@
 /* jklg_validate: body field checks, ids, dates. */
 #include <string.h>
+#include <apr_strings.h>
+#include "jklg_token.h"
 #include "jklg_validate.h"
 #include "suites.h"
 
@@ -194,6 +196,82 @@ START_TEST(utf8_code_points)
 }
 END_TEST
 
+#define CURSOR_ID "8dd41fcc-5f0e-4a3b-9a37-2b6a0c1e4d55"
+
+static const char *cursor_of(const char *text)
+{
+    return jklg_b64url_encode(test_pool, (const unsigned char *)text,
+                              strlen(text));
+}
+
+static int cursor_ok(const char *text)
+{
+    const char *time = NULL, *id = NULL;
+
+    return jklg_cursor_parse(test_pool, cursor_of(text), &time, &id);
+}
+
+START_TEST(cursors_made_by_sql_parse)
+{
+    const char *time = NULL, *id = NULL;
+
+    ck_assert(jklg_cursor_parse(test_pool,
+                  cursor_of("2026-11-24T10:00:00.123456|" CURSOR_ID),
+                  &time, &id));
+    ck_assert_str_eq(time, "2026-11-24T10:00:00.123456");
+    ck_assert_str_eq(id, CURSOR_ID);
+    ck_assert(cursor_ok("2028-02-29T23:59:59.999999|" CURSOR_ID));
+    ck_assert(cursor_ok("2000-02-29T00:00:00.000000|" CURSOR_ID));
+}
+END_TEST
+
+START_TEST(cursors_with_impossible_dates_refused)
+{
+    const char *bad[] = {
+        "2026-13-01T10:00:00.000000|", "2026-00-01T10:00:00.000000|",
+        "2026-02-30T10:00:00.000000|", "2027-02-29T10:00:00.000000|",
+        "1900-02-29T10:00:00.000000|", "2026-04-31T10:00:00.000000|",
+        "2026-01-00T10:00:00.000000|", "0000-01-01T10:00:00.000000|",
+        "2026-11-24T25:00:00.000000|", "2026-11-24T24:00:00.000000|",
+        "2026-11-24T10:60:00.000000|", "2026-11-24T10:00:60.000000|",
+        "2026-11-24T10:00:99.000000|", NULL
+    };
+
+    for (const char **b = bad; *b; b++) {
+        ck_assert_msg(!cursor_ok(apr_pstrcat(test_pool, *b, CURSOR_ID, NULL)),
+                      "'%s' accepted", *b);
+    }
+}
+END_TEST
+
+START_TEST(cursors_of_other_shapes_refused)
+{
+    const char *time = NULL, *id = NULL;
+    const char *bad[] = {
+        "2026-11-24 10:00:00.123456|" CURSOR_ID,
+        "2026-11-24T10:00:00,123456|" CURSOR_ID,
+        "2026-11-24T10:00:00.12345a|" CURSOR_ID,
+        "2026-11-24T10-00-00.123456|" CURSOR_ID,
+        "2026/11/24T10:00:00.123456|" CURSOR_ID,
+        "+026-11-24T10:00:00.123456|" CURSOR_ID,
+        "2026-11-24T10:00:00.123456:" CURSOR_ID,
+        "2026-11-24T10:00:00.123456|8dd41fcc-5f0e-4a3b-9a37-2b6a0c1e4d5g",
+        "2026-11-24T10:00:00.123456|------------------------------------",
+        "2026-11-24T10:00:00.123456|" CURSOR_ID "0",
+        "2026-11-24T10:00:00.12345|" CURSOR_ID,
+        "", NULL
+    };
+
+    for (const char **b = bad; *b; b++) {
+        ck_assert_msg(!cursor_ok(*b), "'%s' accepted", *b);
+    }
+    ck_assert(!jklg_cursor_parse(test_pool, "garbage!", &time, &id));
+    ck_assert(!jklg_cursor_parse(test_pool, NULL, &time, &id));
+    ck_assert_ptr_null(time);
+    ck_assert_ptr_null(id);
+}
+END_TEST
+
 Suite *suite_validate(void)
 {
     Suite *s = suite_create("validate");
@@ -211,6 +289,9 @@ Suite *suite_validate(void)
     tcase_add_test(tc, dates_are_real_days);
     tcase_add_test(tc, timestamps);
     tcase_add_test(tc, utf8_code_points);
+    tcase_add_test(tc, cursors_made_by_sql_parse);
+    tcase_add_test(tc, cursors_with_impossible_dates_refused);
+    tcase_add_test(tc, cursors_of_other_shapes_refused);
     suite_add_tcase(s, tc);
     return s;
 }

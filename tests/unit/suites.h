@@ -18,6 +18,7 @@ Suite *suite_stripe(void);
 Suite *suite_money(void);
 Suite *suite_validate(void);
 Suite *suite_metrics(void);
+Suite *suite_ratelimit(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
