@@ -6,7 +6,8 @@ import re
 
 import requests
 
-from payments_helpers import Staff
+from payments_helpers import (Staff, confirm_and_deliver,
+                              customer_with_booking, deliver, open_intent)
 
 METRICS = "/api/admin/metrics"
 SAMPLE = re.compile(r'^(jklg_[a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+)$')
@@ -122,3 +123,28 @@ def test_outbox_gauges_follow_the_database(server, db):
     finally:
         with db.cursor() as cur:
             cur.execute("DELETE FROM email_outbox WHERE id = %s", (row,))
+
+
+def test_webhooks_and_gateway_calls_are_counted(server, mail, stripe):
+    before = scrape(server)
+    account, client, staff, booking = customer_with_booking(server, mail)
+    tx, _ = open_intent(client, booking["id"])           # one create call
+    event = confirm_and_deliver(stripe, tx["gateway_ref"])
+    deliver(stripe, event)                               # again: duplicate
+    requests.post(stripe.webhook_url, data=b'{"id": "evt_x"}', timeout=10,
+                  headers={"Content-Type": "application/json",
+                           "Stripe-Signature": "t=1,v1=00"})
+    after = scrape(server)
+
+    def delta(name, labels):
+        return value(after, name, labels) - value(before, name, labels)
+
+    succeeded = 'type="payment_intent.succeeded"'
+    assert delta("jklg_webhook_events_total",
+                 f'{{{succeeded},outcome="applied"}}') == 1
+    assert delta("jklg_webhook_events_total",
+                 f'{{{succeeded},outcome="duplicate"}}') == 1
+    assert delta("jklg_webhook_events_total",
+                 '{type="unknown",outcome="invalid_signature"}') == 1
+    assert delta("jklg_gateway_calls_total",
+                 '{gateway="stripe",outcome="ok"}') >= 1
