@@ -58,6 +58,9 @@ static int jklg_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     jklg_routes_init(pconf);
+    if (jklg_metrics_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (used && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JKLGNO(00106)
                      "mod_jklg %s ready", JKLG_VERSION);

@@ -8,6 +8,7 @@
 #include <http_log.h>
 #include <jansson.h>
 #include "jklg_gateway.h"
+#include "jklg_metrics.h"
 #include "jklg_db.h"     /* apr_dbd.h must come before mod_dbd.h */
 #include <mod_dbd.h>
 #include "jklg_outbox.h"
@@ -97,6 +98,7 @@ typedef struct {
     jklg_db_t db;                   /* valid after jklg_req_db() */
     const char *raw;                /* JKLG_RAW_BODY routes: the body */
     apr_size_t raw_len;
+    const struct jklg_endpoint_t *endpoint;  /* the route, once matched */
     const char *customer_id;        /* after jklg_req_auth() */
     const char *session_id;
     int hash_slots;                 /* jklg_auth_slot_take() depth */
@@ -109,7 +111,7 @@ enum {
     JKLG_RAW_BODY = 1 << 1          /* route takes the bytes (signatures) */
 };
 
-typedef struct {
+typedef struct jklg_endpoint_t {
     int method;
     const char *pattern;
     jklg_handler_fn handler;
@@ -122,6 +124,19 @@ extern const jklg_statement_t jklg_customer_statements[];
 extern const jklg_statement_t jklg_payment_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
+
+/* mod_jklg_metrics.c: counters shared by the children of this server. */
+extern const jklg_statement_t jklg_metrics_statements[];
+int jklg_metrics_post_config(apr_pool_t *pconf, server_rec *s);
+/* endpoint NULL: the request matched no route (404, 405, OPTIONS). */
+void jklg_count_request(request_rec *r, const jklg_endpoint_t *endpoint,
+                        int status);
+void jklg_count_webhook(const char *type, jklg_webhook_outcome_t outcome);
+/* Counts one call of gw and returns its result unchanged. */
+apr_status_t jklg_count_gateway(const jklg_gateway_t *gw, apr_status_t rv);
+void jklg_count_db_acquire_failure(void);
+void jklg_count_hash_waiting(int delta);
+int jklg_staff_metrics(jklg_req_t *req);
 
 /* mod_jklg_routes.c */
 extern const jklg_endpoint_t jklg_endpoints[];

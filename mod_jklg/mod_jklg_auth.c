@@ -13,6 +13,14 @@
 
 static jklg_gate_t *hash_gate;
 
+/* The gate, with the queue in front of it counted for /metrics. */
+static void enter_hash_gate(void)
+{
+    jklg_count_hash_waiting(+1);
+    jklg_gate_enter(hash_gate);
+    jklg_count_hash_waiting(-1);
+}
+
 void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int limit = 0;
@@ -33,7 +41,7 @@ void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s)
 void jklg_auth_slot_take(jklg_req_t *req)
 {
     if (req->hash_slots++ == 0) {
-        jklg_gate_enter(hash_gate);
+        enter_hash_gate();
     }
 }
 

@@ -141,7 +141,8 @@ int jklg_payment_cancel(jklg_req_t *req, const json_t *tx)
     apr_status_t rv = APR_ENOTIMPL;
 
     if (gw && gw->cancel_payment) {
-        rv = gw->cancel_payment(req->conf->stripe, req->r->pool, ref, &err);
+        rv = jklg_count_gateway(gw, gw->cancel_payment(
+            req->conf->stripe, req->r->pool, ref, &err));
     }
     if (gw && gw->fetch_payment && rv != APR_SUCCESS) {
         /* Refused: it may have been paid meanwhile; the gateway says. */
@@ -149,8 +150,8 @@ int jklg_payment_cancel(jklg_req_t *req, const json_t *tx)
         expected.transaction_id = jklg_json_str(tx, "id");
         expected.amount = json_integer_value(json_object_get(tx, "amount"));
         expected.currency = jklg_json_str(tx, "currency");
-        rv = gw->fetch_payment(req->conf->stripe, req->r->pool, ref,
-                               &expected, &now, &err);
+        rv = jklg_count_gateway(gw, gw->fetch_payment(
+            req->conf->stripe, req->r->pool, ref, &expected, &now, &err));
         status = now.status;
     }
     if (rv != APR_SUCCESS) {
@@ -182,8 +183,9 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     pay.booking_reference = jklg_json_str(opened, "reference");
     pay.amount = json_integer_value(json_object_get(opened, "amount"));
     pay.currency = jklg_json_str(opened, "currency");
-    rv = ref ? gw->fetch_payment(req->conf->stripe, p, ref, &pay, &out, &err)
-             : gw->create_payment(req->conf->stripe, p, &pay, &out, &err);
+    rv = jklg_count_gateway(gw, ref
+        ? gw->fetch_payment(req->conf->stripe, p, ref, &pay, &out, &err)
+        : gw->create_payment(req->conf->stripe, p, &pay, &out, &err));
     settled = record_intent(req, tx,
                             rv == APR_SUCCESS ? out.gateway_ref : NULL,
                             out.status, rv == APR_SUCCESS ? NULL
@@ -200,7 +202,8 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
         /* Superseded while the gateway made it (staff recorded a payment):
          * it must not stay payable there. */
         if (gw->cancel_payment
-            && gw->cancel_payment(req->conf->stripe, p, out.gateway_ref, &err)
+            && jklg_count_gateway(gw, gw->cancel_payment(
+                   req->conf->stripe, p, out.gateway_ref, &err))
                != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
                           JKLGNO(00607) "could not cancel superseded "
@@ -286,9 +289,9 @@ static void cancel_replaced(jklg_req_t *req, const jklg_gateway_t *gw,
 
     json_array_foreach(refs, i, ref) {
         if (gw->cancel_payment
-            && gw->cancel_payment(req->conf->stripe, req->r->pool,
-                                  json_string_value(ref), &err)
-               != APR_SUCCESS) {
+            && jklg_count_gateway(gw, gw->cancel_payment(
+                   req->conf->stripe, req->r->pool, json_string_value(ref),
+                   &err)) != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, JKLGNO(00603)
                           "could not cancel replaced payment %s: %s",
                           json_string_value(ref), err);
@@ -407,10 +410,12 @@ int jklg_payment_webhook(jklg_req_t *req)
     if (!sig || gw->verify_webhook(req->conf->stripe, req->r->pool, sig,
                                    req->raw, req->raw_len, apr_time_now(),
                                    &err) != APR_SUCCESS) {
+        jklg_count_webhook(NULL, JKLG_WEBHOOK_INVALID_SIGNATURE);
         return reply_bad_signature(req, err);
     }
     if (gw->parse_event(req->conf->stripe, req->r->pool, req->raw,
                         req->raw_len, &ev, &err) != APR_SUCCESS) {
+        jklg_count_webhook(NULL, JKLG_WEBHOOK_INVALID_EVENT);
         return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json",
                                 "The body is not an event.", NULL);
     }
@@ -425,8 +430,13 @@ int jklg_payment_webhook(jklg_req_t *req)
         result = jklg_run_json(req, "jklg_p_event", 10, args);
     }
     if (!result) {
+        jklg_count_webhook(ev.type, JKLG_WEBHOOK_ERROR);
         return OK;
     }
+    jklg_count_webhook(ev.type, json_is_true(json_object_get(result,
+                                                             "duplicate"))
+                                ? JKLG_WEBHOOK_DUPLICATE
+                                : JKLG_WEBHOOK_APPLIED);
     jklg_push_emails(req, json_object_get(result, "emails"));
     jklg_refund_overpayment(req, result);
     return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,

@@ -143,6 +143,7 @@ int jklg_req_db(jklg_req_t *req)
     const char *err;
 
     if (!dbd) {
+        jklg_count_db_acquire_failure();
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00102)
                       "no database connection (see mod_dbd's messages)");
         return 0;
@@ -384,6 +385,7 @@ static int dispatch(jklg_req_t *req)
                                              "here.", r->method), NULL);
     }
     endpoint = m.target;
+    req->endpoint = endpoint;
     req->params = m.params;
     if (endpoint->flags & JKLG_BODY) {
         if (!read_json_body(req)) {
@@ -404,6 +406,7 @@ static int dispatch(jklg_req_t *req)
 int jklg_handler(request_rec *r)
 {
     jklg_req_t req;
+    int rc;
 
     if (!r->handler || strcmp(r->handler, "jklg")) {
         return DECLINED;
@@ -418,5 +421,7 @@ int jklg_handler(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     add_cors_headers(&req);
-    return dispatch(&req);
+    rc = dispatch(&req);
+    jklg_count_request(r, req.endpoint, rc == OK ? r->status : rc);
+    return rc;
 }

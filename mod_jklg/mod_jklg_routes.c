@@ -45,6 +45,7 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_GET,    A "/transactions/{id}",   jklg_staff_transaction, 0},
     {JKLG_POST,   A "/transactions/{id}/refund", jklg_staff_refund, JKLG_BODY},
     {JKLG_POST,   A "/payments/manual",     jklg_staff_manual_payment, JKLG_BODY},
+    {JKLG_GET,    A "/metrics",             jklg_staff_metrics,     0},
 #undef A
     {0, NULL, NULL, 0}
 };

@@ -9,6 +9,7 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_outbox_statements,
     jklg_customer_statements,
     jklg_payment_statements,
+    jklg_metrics_statements,
     NULL
 };
 
