@@ -55,6 +55,8 @@ typedef struct {
     const char *currency;
     jklg_outbox_conf_t *outbox;     /* derived in post_config */
     jklg_gateway_conf_t *stripe;    /* derived in post_config */
+    apr_interval_time_t db_timeout;
+    jklg_db_guard_t *db_guard;      /* per child, made in child_init */
 } jklg_server_conf_t;
 
 /* Defaults, applied by the getters in mod_jklg_config.c. */
@@ -71,6 +73,7 @@ typedef struct {
 #define JKLG_DEFAULT_STRIPE_TIMEOUT apr_time_from_sec(30)
 #define JKLG_DEFAULT_WEBHOOK_TOLERANCE apr_time_from_sec(300)
 #define JKLG_DEFAULT_CURRENCY      "eur"
+#define JKLG_DEFAULT_DB_TIMEOUT    apr_time_from_sec(5)
 
 extern const command_rec jklg_directives[];
 void *jklg_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -81,6 +84,9 @@ int jklg_conf_mail_threads(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_mail_sweep(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_mail_timeout(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_token_lifetime(const jklg_server_conf_t *c);
+/* JKLGDatabaseTimeout: the longest wait for one statement, or for a
+ * connection from a pool that makes no progress. */
+apr_interval_time_t jklg_conf_db_timeout(const jklg_server_conf_t *c);
 int jklg_conf_password_min(const jklg_server_conf_t *c);
 jklg_pwhash_level_t jklg_conf_pwhash_level(const jklg_server_conf_t *c);
 /* JKLGPasswordHashConcurrency, default the number of CPUs. */
@@ -121,6 +127,15 @@ extern const jklg_statement_t jklg_customer_statements[];
 extern const jklg_statement_t jklg_payment_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
+
+/* mod_jklg_db.c: a pooled connection within JKLGDatabaseTimeout. */
+void jklg_db_child_init(apr_pool_t *pchild, server_rec *s);
+/* With r: the request's connection (ap_dbd_acquire), else a background
+ * thread's (ap_dbd_open; the caller closes it), and fills db. APR_EAGAIN: the database is known not to
+ * answer (failing fast); APR_TIMEUP: no connection in time; APR_ECONNRESET:
+ * none to be had. *err for the error log. */
+apr_status_t jklg_db_take(server_rec *s, request_rec *r, apr_pool_t *p,
+                          ap_dbd_t **dbd, jklg_db_t *db, const char **err);
 
 /* mod_jklg_routes.c */
 extern const jklg_endpoint_t jklg_endpoints[];
