@@ -41,6 +41,7 @@ int main(void)
     srunner_add_suite(runner, suite_stripe());
     srunner_add_suite(runner, suite_money());
     srunner_add_suite(runner, suite_validate());
+    srunner_add_suite(runner, suite_db_guard());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);

@@ -17,6 +17,7 @@ Suite *suite_password(void);
 Suite *suite_stripe(void);
 Suite *suite_money(void);
 Suite *suite_validate(void);
+Suite *suite_db_guard(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
