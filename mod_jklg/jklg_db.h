@@ -82,8 +82,9 @@ apr_status_t jklg_db_guard_create(jklg_db_guard_t **guard, apr_pool_t *p,
  * as the one probe of an unreachable database; probe_time bounds how long
  * it may take before another caller probes), then call
  * jklg_db_guard_leave once the connection is taken, or not. APR_EAGAIN:
- * the database is known unreachable, answer 503 now. APR_TIMEUP: no
- * caller got its turn done for patience while this one waited. */
+ * the database is known unreachable, answer 503 now. APR_TIMEUP: while
+ * this one waited, for patience, no caller got its turn done and the
+ * database gave no answer. */
 apr_status_t jklg_db_guard_enter(jklg_db_guard_t *guard,
                                  apr_interval_time_t patience,
                                  apr_interval_time_t probe_time);

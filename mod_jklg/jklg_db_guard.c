@@ -3,10 +3,10 @@
  * mod_dbd builds connections under its pool's lock and, at DBDMax, waits
  * for a free one without any limit; libpq's connect_timeout bounds one
  * connect, not the queue of threads behind it. So one caller at a time
- * takes a connection, and the others wait for their turn as long as the
- * pool makes progress: building connections one after the other is
- * normal for a cold pool, a pool that hands out nothing for the whole
- * patience is not. And once the database did not answer in time, callers fail fast: one
+ * takes a connection, and the others wait for their turn until the
+ * database counts as unreachable, which releases them all at once, or
+ * until a patience passes without progress (a connection handed out, an
+ * answer from the database). And once the database did not answer in time, callers fail fast: one
  * probe per interval finds out when it answers again. */
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
@@ -16,7 +16,7 @@ struct jklg_db_guard_t {
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *turn;
     int busy;                   /* a caller is taking a connection */
-    apr_time_t progress;        /* when the last caller was done */
+    apr_time_t progress;        /* last connection handed out, or answer */
     int down;                   /* the database did not answer in time */
     apr_time_t next_probe;      /* while down: when a caller may try */
     apr_interval_time_t probe_interval;
@@ -119,6 +119,7 @@ void jklg_db_guard_report(jklg_db_guard_t *g, apr_status_t outcome)
     }
     else {
         g->down = 0;
+        g->progress = apr_time_now();
     }
     if (was_down != g->down && g->notify) {
         g->notify(g->baton, g->down);

@@ -1,7 +1,8 @@
-/* Taking a pooled connection with a deadline, for requests and for the
- * mail threads alike, behind each server's guard (jklg_db_guard.c): one
- * taker at a time, and none while the database is known not to answer,
- * except one probe per second. */
+/* Taking a pooled connection, for requests and for the mail threads
+ * alike, behind each server's guard (jklg_db_guard.c): one taker at a
+ * time, and none while the database is known not to answer, except one
+ * probe per second. */
+#include <string.h>
 #include <apr_strings.h>
 #include <http_request.h>
 #include "mod_jklg.h"
@@ -55,6 +56,9 @@ static ap_dbd_t *take(server_rec *s, request_rec *r, apr_pool_t *p)
     return r ? ap_dbd_acquire(r) : ap_dbd_open(p, s);
 }
 
+/* How a failure to get a usable connection counts; told to the guard
+ * before the next caller gets its turn, so that it fails fast instead of
+ * trying the same connect. */
 static apr_status_t refused(jklg_db_guard_t *guard, apr_time_t start,
                             apr_interval_time_t timeout)
 {
@@ -68,6 +72,13 @@ static apr_status_t refused(jklg_db_guard_t *guard, apr_time_t start,
     return rv;
 }
 
+static void leave(jklg_db_guard_t *guard)
+{
+    if (guard) {
+        jklg_db_guard_leave(guard);
+    }
+}
+
 apr_status_t jklg_db_take(server_rec *s, request_rec *r, apr_pool_t *p,
                           ap_dbd_t **dbd, jklg_db_t *db, const char **err)
 {
@@ -79,36 +90,45 @@ apr_status_t jklg_db_take(server_rec *s, request_rec *r, apr_pool_t *p,
 
     *dbd = NULL;
     if (guard) {
-        rv = jklg_db_guard_enter(guard, timeout, timeout);
+        /* Waiting for the turn ends when the database counts as
+         * unreachable (the turn's holder or a statement timed out), and
+         * at the latest after Apache's Timeout: a pool kept busy by a
+         * database that answers, or a cold pool building connections one
+         * by one on a loaded machine, is a capacity matter, as it always
+         * was, not an outage. */
+        rv = jklg_db_guard_enter(guard, s->timeout, timeout);
     }
     if (rv == APR_EAGAIN) {
         *err = "the database is not answering (503 at once until it does)";
         return rv;
     }
     if (rv != APR_SUCCESS) {
-        *err = apr_psprintf(p, "the connection pool handed out nothing "
-                            "for %" APR_TIME_T_FMT " ms (DBDMax reached?)",
-                            apr_time_as_msec(timeout));
+        *err = apr_psprintf(p, "no connection from the pool for %"
+                            APR_TIME_T_FMT " s (Timeout; DBDMax reached?)",
+                            apr_time_sec(s->timeout));
         return rv;
     }
     *dbd = take(s, r, p);
-    if (guard) {
-        jklg_db_guard_leave(guard);
-    }
     if (!*dbd) {
         *err = "no database connection (see mod_dbd's messages)";
-        return refused(guard, start, timeout);
+        rv = refused(guard, start, timeout);
+        leave(guard);
+        return rv;
     }
     jklg_db_from_dbd(db, *dbd);
     db->guard = guard;
     db->timeout = timeout;
     rv = jklg_db_ready(db, err);
     if (rv != APR_SUCCESS) {
+        rv = refused(guard, start, timeout);
+        leave(guard);
         if (!r) {
             ap_dbd_close(s, *dbd);
         }
+        memset(db, 0, sizeof(*db));
         *dbd = NULL;
-        return refused(guard, start, timeout);
+        return rv;
     }
+    leave(guard);
     return APR_SUCCESS;
 }

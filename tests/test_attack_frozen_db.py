@@ -81,7 +81,9 @@ def frozen_server(frozen_pg, smtp, stripe_api):
                   jklg=jklg + f"JKLGDatabaseTimeout {int(DB_TIMEOUT)}s\n"
                   # The storms log one account in hundreds of times.
                   "JKLGRateLimit login_email 100000 1h\n",
-                  extra=REMOTE_IP)
+                  # As docs/configuration.md advises: ThreadsPerChild (16)
+                  # + JKLGMailThreads (2) + 1.
+                  extra=REMOTE_IP + "DBDMax 19\n")
     httpd.jwt_keys = JWT_KEYS
     httpd.start()
     yield httpd
