@@ -1,5 +1,7 @@
+#include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <libpq-fe.h>
 #include <apr_strings.h>
 #include "jklg_db.h"
@@ -86,58 +88,212 @@ apr_status_t jklg_db_ready(jklg_db_t *db, const char **err)
     return rv;
 }
 
-static void read_rows(jklg_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
-                      jklg_rows_t *out)
+/* Waits until the socket is ready for events, or deadline. */
+static apr_status_t wait_socket(PGconn *conn, short events,
+                                apr_time_t deadline)
 {
-    apr_dbd_row_t *row = NULL;
-    int capacity;
+    struct pollfd pfd;
 
-    out->ncols = apr_dbd_num_cols(db->driver, res);
-    out->nrows = 0;
-    capacity = apr_dbd_num_tuples(db->driver, res);
-    out->rows = apr_pcalloc(p, sizeof(*out->rows) * (capacity + 1));
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        const char **cols = apr_palloc(p, sizeof(*cols) * out->ncols);
+    for (;;) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        int n;
 
-        for (int c = 0; c < out->ncols; c++) {
-            char *value = NULL;
-            if (apr_dbd_datum_get(db->driver, row, c, APR_DBD_TYPE_STRING,
-                                  &value) != APR_SUCCESS) {
-                value = NULL;
-            }
-            cols[c] = value ? apr_pstrdup(p, value) : NULL;
+        if (left <= 0) {
+            return APR_TIMEUP;
         }
-        if (out->nrows < capacity) {
-            out->rows[out->nrows++] = cols;
+        pfd.fd = PQsocket(conn);
+        pfd.events = events;
+        pfd.revents = 0;
+        if (pfd.fd < 0) {
+            return APR_ECONNRESET;
+        }
+        n = poll(&pfd, 1, (int)((left + 999) / 1000));
+        if (n > 0) {
+            return APR_SUCCESS;
+        }
+        if (n < 0 && errno != EINTR) {
+            return APR_FROM_OS_ERROR(errno);
         }
     }
+}
+
+/* Sends the statement without blocking on a full socket buffer. */
+static apr_status_t send_query(PGconn *conn, const char *label, int nargs,
+                               const char *const *args, apr_time_t deadline)
+{
+    apr_status_t rv;
+    int pending;
+
+    if (!PQsendQueryPrepared(conn, label, nargs, args, NULL, NULL, 0)) {
+        return APR_EGENERAL;
+    }
+    while ((pending = PQflush(conn)) == 1) {
+        rv = wait_socket(conn, POLLIN | POLLOUT, deadline);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        /* The server may answer (an error) before reading everything. */
+        if (!PQconsumeInput(conn)) {
+            return APR_EGENERAL;
+        }
+    }
+    return pending == 0 ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* Reads until PQgetResult would not block. */
+static apr_status_t await_input(PGconn *conn, apr_time_t deadline)
+{
+    while (PQisBusy(conn)) {
+        apr_status_t rv = wait_socket(conn, POLLIN, deadline);
+
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (!PQconsumeInput(conn)) {
+            return APR_EGENERAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* One statement has one result; the rest of the stream (nothing, or an
+ * error after a failed connection) is read to its end so that the
+ * connection goes back to the pool idle. */
+static apr_status_t collect_result(PGconn *conn, apr_time_t deadline,
+                                   PGresult **kept)
+{
+    PGresult *res;
+    apr_status_t rv;
+
+    *kept = NULL;
+    while ((rv = await_input(conn, deadline)) == APR_SUCCESS
+           && (res = PQgetResult(conn)) != NULL) {
+        if (!*kept) {
+            *kept = res;
+        }
+        else {
+            PQclear(res);
+        }
+    }
+    return rv;
+}
+
+/* A server that does not answer in time may be frozen: PQcancel would
+ * connect to it and wait for an answer without any bound (libpq 17's
+ * PQcancelStart/PQcancelPoll could be bounded; Debian 12 has 15). Shutting
+ * our socket down is bounded, makes libpq see the connection end now
+ * (CONNECTION_BAD), so mod_dbd's check reconnects it instead of handing
+ * it out again, and the server drops the statement when it notices
+ * (client_connection_check_interval, or statement_timeout). */
+static void abandon(PGconn *conn)
+{
+    PGresult *res;
+
+    if (PQsocket(conn) >= 0) {
+        shutdown(PQsocket(conn), SHUT_RDWR);
+    }
+    PQconsumeInput(conn);
+    while (PQstatus(conn) == CONNECTION_BAD && (res = PQgetResult(conn))) {
+        PQclear(res);
+    }
+}
+
+static int result_ok(const PGresult *res)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK
+           || st == PGRES_EMPTY_QUERY;
+}
+
+/* Text-format values into p: NULL for SQL NULL. */
+static void read_rows(apr_pool_t *p, const PGresult *res, jklg_rows_t *out)
+{
+    out->ncols = PQnfields(res);
+    out->nrows = PQntuples(res);
+    out->rows = apr_pcalloc(p, sizeof(*out->rows) * (out->nrows + 1));
+    for (int r = 0; r < out->nrows; r++) {
+        const char **cols = apr_palloc(p, sizeof(*cols) * (out->ncols + 1));
+
+        for (int c = 0; c < out->ncols; c++) {
+            cols[c] = PQgetisnull(res, r, c)
+                      ? NULL
+                      : apr_pstrmemdup(p, PQgetvalue(res, r, c),
+                                       PQgetlength(res, r, c));
+        }
+        out->rows[r] = cols;
+    }
+}
+
+static apr_time_t statement_deadline(const jklg_db_t *db)
+{
+    return apr_time_now() + (db->timeout > 0 ? db->timeout
+                                             : apr_time_from_sec(3600));
+}
+
+/* Runs the statement on conn; *res is the result to read (or NULL). */
+static apr_status_t run(PGconn *conn, const char *label, int nargs,
+                        const char *const *args, apr_time_t deadline,
+                        PGresult **res)
+{
+    apr_status_t rv;
+
+    *res = NULL;
+    if (PQsetnonblocking(conn, 1) != 0) {
+        return APR_EGENERAL;
+    }
+    rv = send_query(conn, label, nargs, args, deadline);
+    if (rv == APR_SUCCESS) {
+        rv = collect_result(conn, deadline, res);
+    }
+    if (rv == APR_TIMEUP) {
+        abandon(conn);
+    }
+    PQsetnonblocking(conn, 0);
+    return rv;
 }
 
 apr_status_t jklg_db_query(jklg_db_t *db, apr_pool_t *p, const char *label,
                            int nargs, const char *const *args,
                            jklg_rows_t *out, const char **err)
 {
-    apr_dbd_prepared_t *stmt;
-    apr_dbd_results_t *res = NULL;
-    int rc;
+    PGconn *conn = apr_dbd_native_handle(db->driver, db->handle);
+    apr_time_t deadline = statement_deadline(db);
+    PGresult *res = NULL;
+    apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
-    stmt = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING);
-    if (!stmt) {
+    /* The server-side name of a labelled apr_dbd statement is its label. */
+    if (!apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING)) {
         *err = apr_psprintf(p, "statement %s is not prepared", label);
         return APR_EGENERAL;
     }
-    /* random = 1: the whole result at once. Sequential mode polls with a
-     * 100 ms sleep whenever a result is empty. */
-    rc = apr_dbd_pselect(db->driver, p, db->handle, &res, stmt, 1, nargs,
-                         (const char **)args);
-    if (rc != 0) {
-        *err = apr_psprintf(p, "%s: %s", label,
-                            apr_dbd_error(db->driver, db->handle, rc));
-        return connection_lost(db) ? APR_ECONNRESET : APR_EGENERAL;
+    if (!conn) {
+        *err = apr_psprintf(p, "%s: no connection", label);
+        return APR_ECONNRESET;
     }
-    read_rows(db, p, res, out);
-    return APR_SUCCESS;
+    rv = run(conn, label, nargs, args, deadline, &res);
+    if (rv == APR_TIMEUP) {
+        *err = apr_psprintf(p, "%s: the database did not answer within "
+                            "%" APR_TIME_T_FMT " ms", label,
+                            apr_time_as_msec(db->timeout));
+        jklg_db_guard_report(db->guard, APR_TIMEUP);
+        return APR_TIMEUP;
+    }
+    if (rv == APR_SUCCESS && result_ok(res)) {
+        read_rows(p, res, out);
+        PQclear(res);
+        jklg_db_guard_report(db->guard, APR_SUCCESS);
+        return APR_SUCCESS;
+    }
+    *err = apr_psprintf(p, "%s: %s", label,
+                        res && *PQresultErrorMessage(res)
+                        ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+    PQclear(res);
+    /* An SQL error, even a lost connection, is an answer: nothing to wait
+     * for. */
+    jklg_db_guard_report(db->guard, APR_SUCCESS);
+    return connection_lost(db) ? APR_ECONNRESET : APR_EGENERAL;
 }
 
 const char *jklg_db_value(const jklg_rows_t *rows)

@@ -80,6 +80,8 @@ static void jklg_child_init(apr_pool_t *pchild, server_rec *s)
     }
     json_object_seed(0);
     jklg_auth_child_init(pchild, s);
+    /* Before the mail threads, which take connections through it. */
+    jklg_db_child_init(pchild, s);
     jklg_mailer_child_init(pchild, s);
 }
 

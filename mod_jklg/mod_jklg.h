@@ -56,6 +56,8 @@ typedef struct {
     const char *currency;
     jklg_outbox_conf_t *outbox;     /* derived in post_config */
     jklg_gateway_conf_t *stripe;    /* derived in post_config */
+    apr_interval_time_t db_timeout;
+    jklg_db_guard_t *db_guard;      /* per child, made in child_init */
 } jklg_server_conf_t;
 
 /* Defaults, applied by the getters in mod_jklg_config.c. */
@@ -72,6 +74,7 @@ typedef struct {
 #define JKLG_DEFAULT_STRIPE_TIMEOUT apr_time_from_sec(30)
 #define JKLG_DEFAULT_WEBHOOK_TOLERANCE apr_time_from_sec(300)
 #define JKLG_DEFAULT_CURRENCY      "eur"
+#define JKLG_DEFAULT_DB_TIMEOUT    apr_time_from_sec(5)
 
 extern const command_rec jklg_directives[];
 void *jklg_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -82,6 +85,9 @@ int jklg_conf_mail_threads(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_mail_sweep(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_mail_timeout(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_token_lifetime(const jklg_server_conf_t *c);
+/* JKLGDatabaseTimeout: the longest wait for one statement, or for a
+ * connection from a pool that makes no progress. */
+apr_interval_time_t jklg_conf_db_timeout(const jklg_server_conf_t *c);
 int jklg_conf_password_min(const jklg_server_conf_t *c);
 jklg_pwhash_level_t jklg_conf_pwhash_level(const jklg_server_conf_t *c);
 /* JKLGPasswordHashConcurrency, default the number of CPUs. */
@@ -137,6 +143,14 @@ apr_status_t jklg_count_gateway(const jklg_gateway_t *gw, apr_status_t rv);
 void jklg_count_db_acquire_failure(void);
 void jklg_count_hash_waiting(int delta);
 int jklg_staff_metrics(jklg_req_t *req);
+/* mod_jklg_db.c: a pooled connection within JKLGDatabaseTimeout. */
+void jklg_db_child_init(apr_pool_t *pchild, server_rec *s);
+/* With r: the request's connection (ap_dbd_acquire), else a background
+ * thread's (ap_dbd_open; the caller closes it), and fills db. APR_EAGAIN: the database is known not to
+ * answer (failing fast); APR_TIMEUP: no connection in time; APR_ECONNRESET:
+ * none to be had. *err for the error log. */
+apr_status_t jklg_db_take(server_rec *s, request_rec *r, apr_pool_t *p,
+                          ap_dbd_t **dbd, jklg_db_t *db, const char **err);
 
 /* mod_jklg_routes.c */
 extern const jklg_endpoint_t jklg_endpoints[];

@@ -31,6 +31,7 @@ void *jklg_create_server_conf(apr_pool_t *p, server_rec *s)
     c->pwhash_concurrency = JKLG_UNSET;
     c->stripe_timeout = JKLG_UNSET;
     c->stripe_webhook_tolerance = JKLG_UNSET;
+    c->db_timeout = JKLG_UNSET;
     return c;
 }
 
@@ -71,6 +72,7 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->stripe_webhook_secrets = PICK_PTR(stripe_webhook_secrets);
     c->stripe_webhook_tolerance = PICK(stripe_webhook_tolerance);
     c->currency = PICK_PTR(currency);
+    c->db_timeout = PICK(db_timeout);
     c->ratelimits = jklg_ratelimit_merge(p, base->ratelimits,
                                          add->ratelimits);
     return c;
@@ -102,6 +104,12 @@ apr_interval_time_t jklg_conf_mail_timeout(const jklg_server_conf_t *c)
 {
     return c->mail_timeout != JKLG_UNSET ? c->mail_timeout
                                          : JKLG_DEFAULT_MAIL_TIMEOUT;
+}
+
+apr_interval_time_t jklg_conf_db_timeout(const jklg_server_conf_t *c)
+{
+    return c->db_timeout != JKLG_UNSET ? c->db_timeout
+                                       : JKLG_DEFAULT_DB_TIMEOUT;
 }
 
 apr_interval_time_t jklg_conf_token_lifetime(const jklg_server_conf_t *c)
@@ -307,6 +315,12 @@ static const char *set_mail_sweep(cmd_parms *cmd, void *dc, const char *arg)
 {
     return set_duration(cmd, "JKLGMailSweepInterval", arg,
                         &conf_of(cmd)->mail_sweep);
+}
+
+static const char *set_db_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return set_duration(cmd, "JKLGDatabaseTimeout", arg,
+                        &conf_of(cmd)->db_timeout);
 }
 
 /* JKLGJWTKey [kid] secret: repeatable, the first one signs. */
@@ -536,6 +550,9 @@ const command_rec jklg_directives[] = {
                   RSRC_CONF, "Largest webhook clock difference (default 300s)"),
     AP_INIT_TAKE1("JKLGCurrency", set_currency, NULL, RSRC_CONF,
                   "The agency's currency for /api/payments/config (eur)"),
+    AP_INIT_TAKE1("JKLGDatabaseTimeout", set_db_timeout, NULL, RSRC_CONF,
+                  "Longest wait for a database connection or statement, "
+                  "then 503 (default 5s)"),
     AP_INIT_TAKE3("JKLGRateLimit", jklg_ratelimit_set, NULL, RSRC_CONF,
                   "name count window: e.g. login 10 15m (see the docs for "
                   "names and defaults)"),

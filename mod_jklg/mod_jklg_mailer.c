@@ -46,18 +46,13 @@ static int open_db(apr_pool_t *p, server_rec *s, ap_dbd_t **dbd,
                    jklg_db_t *db)
 {
     const char *err;
+    apr_status_t rv = jklg_db_take(s, NULL, p, dbd, db, &err);
 
-    *dbd = ap_dbd_open(p, s);
-    if (!*dbd) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00201)
-                     "mail: no database connection, will retry");
-        return 0;
-    }
-    jklg_db_from_dbd(db, *dbd);
-    if (jklg_db_ready(db, &err) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00202)
-                     "mail: %s", err);
-        ap_dbd_close(s, *dbd);
+    if (rv != APR_SUCCESS) {
+        /* While the database does not answer, the sweep keeps probing. */
+        ap_log_error(APLOG_MARK, rv == APR_EAGAIN ? APLOG_DEBUG
+                                                  : APLOG_WARNING,
+                     0, s, JKLGNO(00201) "mail: %s, will retry", err);
         return 0;
     }
     return 1;

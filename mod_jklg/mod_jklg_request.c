@@ -130,7 +130,7 @@ int jklg_reply_db_error(jklg_req_t *req, apr_status_t rv, const char *err)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00101)
                   "database: %s", err);
-    if (rv == APR_ECONNRESET) {
+    if (rv == APR_ECONNRESET || rv == APR_TIMEUP) {
         return jklg_reply_unavailable(req);
     }
     return jklg_reply_error(req, HTTP_INTERNAL_SERVER_ERROR, "internal",
@@ -139,19 +139,23 @@ int jklg_reply_db_error(jklg_req_t *req, apr_status_t rv, const char *err)
 
 int jklg_req_db(jklg_req_t *req)
 {
-    ap_dbd_t *dbd = ap_dbd_acquire(req->r);
+    ap_dbd_t *dbd;
     const char *err;
+    apr_status_t rv;
 
-    if (!dbd) {
-        jklg_count_db_acquire_failure();
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00102)
-                      "no database connection (see mod_dbd's messages)");
-        return 0;
+    /* A request keeps its connection (ap_dbd_acquire) until it ends; its
+     * second phase (after a gateway call, a password hash) must not queue
+     * for the pool's turn behind threads that wait for that connection. */
+    if (req->db.handle) {
+        return 1;
     }
-    jklg_db_from_dbd(&req->db, dbd);
-    if (jklg_db_ready(&req->db, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00103)
-                      "database: %s", err);
+    rv = jklg_db_take(req->r->server, req->r, req->r->pool, &dbd, &req->db,
+                      &err);
+    if (rv != APR_SUCCESS) {
+        jklg_count_db_acquire_failure();
+        /* Failing fast is logged once, when it starts. */
+        ap_log_rerror(APLOG_MARK, rv == APR_EAGAIN ? APLOG_DEBUG : APLOG_ERR,
+                      0, req->r, JKLGNO(00102) "database: %s", err);
         return 0;
     }
     return 1;

@@ -20,4 +20,6 @@ void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd)
     db->handle = dbd->handle;
     db->prepared = dbd->prepared;
     db->pool = dbd->pool;
+    db->guard = NULL;
+    db->timeout = 0;
 }

@@ -19,6 +19,7 @@ Suite *suite_money(void);
 Suite *suite_validate(void);
 Suite *suite_metrics(void);
 Suite *suite_ratelimit(void);
+Suite *suite_db_guard(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
