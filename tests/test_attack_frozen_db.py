@@ -27,7 +27,7 @@ from customers_helpers import Client, random_ip, register_verified
 from harness.fixtures_httpd import (JKLG_CONF, JWT_KEYS, REMOTE_IP, STAFF,
                                     MAX_BODY)
 from harness.httpd import Httpd
-from harness.pg import PgCluster
+from harness.fixtures_pg import migrated_cluster
 
 DB_TIMEOUT = 2.0            # JKLGDatabaseTimeout in this file's server
 MARGIN = 2.0                # scheduling on a busy 2-core machine
@@ -50,19 +50,11 @@ def dbd_params(pg):
 
 @pytest.fixture(scope="module")
 def frozen_pg():
-    base_dir = tempfile.mkdtemp(prefix="jklg-frozen-pg-")
-    os.chmod(base_dir, 0o755)
-    cluster = PgCluster(base_dir)
-    try:
-        cluster.init()
-        cluster.start()
-        cluster.ensure_app_db()
-        cluster.migrate()
-        yield cluster
-    finally:
-        thaw(cluster)
-        cluster.stop()
-        shutil.rmtree(base_dir, ignore_errors=True)
+    with migrated_cluster("jklg-frozen-pg-") as cluster:
+        try:
+            yield cluster
+        finally:
+            thaw(cluster)
 
 
 @pytest.fixture(scope="module")
