@@ -49,7 +49,7 @@ export JKLG_MODULE = $(abspath $(MODULE))
 export JKLG_SANITIZE = $(strip $(SANITIZE))
 export JKLG_SANITIZE_PRELOAD := $(if $(findstring address,$(SANITIZE)),$(shell $(CC) -print-file-name=libasan.so))
 
-.PHONY: all deps test unit-test http-test run migrate install clean bench fuzz help FORCE
+.PHONY: all deps test unit-test http-test run reset migrate install clean bench fuzz help FORCE
 
 all: $(MODULE)
 
@@ -58,6 +58,7 @@ help:
 	@echo "make deps       install missing Debian packages (root)"
 	@echo "make test       deps + build + C unit tests + HTTP suite"
 	@echo "make run        deps + build + local instance on 127.0.0.1:$(PORT)"
+	@echo "make reset      remove all state of make run (database, mail, keys)"
 	@echo "make migrate DATABASE_URL=postgres://...   apply sql/ migrations"
 	@echo "make install    install the module and conf/ into Debian's Apache"
 	@echo "make bench      wrk against a local instance"
@@ -112,6 +113,10 @@ unit-test: $(UNIT_BIN)
 
 http-test: $(MODULE)
 	cd tests && $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# Everything make run keeps (database, mail, keys), wherever var/ points.
+reset:
+	@$(PYTHON) scripts/run.py --reset
 
 run: deps
 	@$(MAKE) --no-print-directory $(MODULE)

@@ -10,7 +10,9 @@ import argparse
 import hashlib
 import os
 import secrets
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -37,7 +39,9 @@ JKLGStripeWebhookSecret {stripe_webhook_secret}
 JKLGStripeAPIBase {stripe_api}
 """
 
-STANDIN_PORT = 12111
+# The stand-in's port follows PORT, so two checkouts can run side by side:
+# 8080 -> 12111 (the default the README's walk-through uses).
+STANDIN_OFFSET = 12111 - 8080
 
 
 def stripe_settings(port):
@@ -52,13 +56,52 @@ def stripe_settings(port):
                                               "pk_test_unset"),
             stripe_webhook_secret=os.environ["JKLG_STRIPE_WEBHOOK_SECRET"],
             stripe_api="https://api.stripe.com")
-    standin = StripeStandin(port=STANDIN_PORT)
+    standin = StripeStandin(port=free_or_exit(port + STANDIN_OFFSET,
+                                              "the Stripe stand-in"))
     standin.start()
     standin.webhook_url = f"http://127.0.0.1:{port}/api/payments/webhook"
     return standin, dict(stripe_key=standin.secret_key,
                          stripe_publishable="pk_test_local_standin",
                          stripe_webhook_secret=standin.webhook_secret,
                          stripe_api=standin.url)
+
+
+def free_or_exit(port, what):
+    """port, if nothing listens on it; else a clear message and exit."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            sys.exit(f"make run: port {port} ({what}) is in use, by another "
+                     f"`make run` or another program; choose another with "
+                     f"PORT=... make run")
+    return port
+
+
+def running(pid_file):
+    """Is the process named on the first line of pid_file alive?"""
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+        return True
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def reset():
+    """Removes everything `make run` keeps (database, mail, keys, logs),
+    also when var/ is a link to a directory elsewhere."""
+    var = REPO / "var"
+    target = var.resolve()
+    for pid_file in (target / "httpd" / "httpd.pid",
+                     target / "pg" / "data" / "postmaster.pid"):
+        if running(pid_file):
+            sys.exit("make reset: `make run` is still running; stop it first")
+    shutil.rmtree(target, ignore_errors=True)
+    if var.is_symlink():
+        var.unlink()
+    print(f"make reset: removed {target}"
+          + (f" and the link {var}" if target != var else ""))
 
 
 def searchable_by_others(path):
@@ -118,7 +161,12 @@ def main():
     stop_on_signals()
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8080)
-    port = parser.parse_args().port
+    parser.add_argument("--reset", action="store_true",
+                        help="remove all state of make run and exit")
+    args = parser.parse_args()
+    if args.reset:
+        return reset()
+    port = free_or_exit(args.port, "Apache")
 
     var = state_dir()
     var.mkdir(parents=True, exist_ok=True)
