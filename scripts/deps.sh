@@ -33,8 +33,14 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-echo "Installing: $(echo $missing)"
+# apt's own progress stays visible (a first install takes minutes), its
+# chatter does not: one line per package fetched and set up.
+echo "Installing $(echo $missing | wc -w) Debian packages: $(echo $missing)"
 export DEBIAN_FRONTEND=noninteractive
+echo "apt-get update ..."
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -q --no-install-recommends -o Dpkg::Use-Pty=0 $missing \
+    | grep -E '^(Get:|Setting up|E:)' || true
+dpkg-query -W -f='${db:Status-Abbrev}\n' $missing 2>/dev/null | grep -qv '^ii' \
+    && { echo "deps: some packages did not install (see apt's messages above)" >&2; exit 1; }
 echo "Dependencies installed."
