@@ -14,6 +14,8 @@
 #include "mod_jklg.h"
 
 #define MUTEX_TYPE      "jklg-ratelimit"
+/* At most 14 characters: memcache and redis prefix every key with it and
+ * a ":" in 16 bytes. */
 #define CACHE_NAMESPACE "jklg-ratelimit"
 #define DEFAULT_PROVIDER "shmcb"
 /* About 60 bytes of shared memory per counter (32-byte id, 4-byte count,
@@ -25,6 +27,11 @@
 #define WINDOW_MAX      apr_time_from_sec(86400)
 #define ID_LEN          JKLG_RATELIMIT_ID_LEN
 #define VALUE_LEN       4
+/* redis and memcache keep whole seconds: redis truncates the time left and
+ * refuses 0, which would drop a counter up to a second before its window
+ * ends, or fail open in a window's last second. A counter that outlives
+ * its window costs nothing, the next window counts under another id. */
+#define EXPIRY_SLACK    apr_time_from_sec(1)
 
 typedef struct {
     const char *name;
@@ -379,7 +386,7 @@ long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key)
     limit_of(jklg_conf(r->server)->ratelimits, i, &limit, &window);
     jklg_ratelimit_window(apr_time_now(), window, &w);
     jklg_ratelimit_counter_id(id, rule, key ? key : "", window, w.index);
-    rv = count_attempt(r, id, w.end, limit, &before);
+    rv = count_attempt(r, id, w.end + EXPIRY_SLACK, limit, &before);
     if (rv != APR_SUCCESS) {
         /* Fail open: a cache outage must not lock every customer out. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, JKLGNO(00807)

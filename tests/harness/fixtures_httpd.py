@@ -58,6 +58,17 @@ Listen 127.0.0.1:{port}
 """
 
 
+def jklg_directives(smtp, stripe_api, templates, more=""):
+    """The suite server's JKLG* directives on these stand-ins, then `more`
+    (later directives win): the configuration of another server like it."""
+    return JKLG_CONF.format(smtp_port=smtp.port, jwt_k2=JWT_KEYS["k2"],
+                            jwt_k1=JWT_KEYS["k1"], templates=templates,
+                            max_body=MAX_BODY,
+                            stripe_key=stripe_api.secret_key,
+                            stripe_whsec=stripe_api.webhook_secret,
+                            stripe_url=stripe_api.url) + more
+
+
 @pytest.fixture(scope="session")
 def workdir():
     path = Path(tempfile.mkdtemp(prefix="jklg-test-"))
@@ -83,14 +94,7 @@ def server(pg, smtp, stripe_api, workdir):
     templates.mkdir()
     no_auth_port = free_port()
     httpd = Httpd(base, pg.dbd_params(), staff=STAFF,
-                  jklg=JKLG_CONF.format(smtp_port=smtp.port,
-                                        jwt_k2=JWT_KEYS["k2"],
-                                        jwt_k1=JWT_KEYS["k1"],
-                                        templates=templates,
-                                        max_body=MAX_BODY,
-                                        stripe_key=stripe_api.secret_key,
-                                        stripe_whsec=stripe_api.webhook_secret,
-                                        stripe_url=stripe_api.url),
+                  jklg=jklg_directives(smtp, stripe_api, templates),
                   extra=REMOTE_IP + NO_AUTH_VHOST.format(port=no_auth_port))
     httpd.templates = templates
     httpd.jwt_keys = JWT_KEYS
