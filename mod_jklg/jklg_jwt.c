@@ -117,6 +117,7 @@ static const unsigned char pkcs8_ed25519_prefix[] = {
     0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20
 };
 #define PKCS8_DER_BYTES (sizeof(pkcs8_ed25519_prefix) + JKLG_JWT_ED25519_SEED)
+#define PKCS8_THROUGH_OID 12        /* prefix bytes up to the algorithm OID */
 #define PEM_BEGIN "-----BEGIN PRIVATE KEY-----"
 #define PEM_END "-----END PRIVATE KEY-----"
 #define PEM_DER_MAX 256             /* larger PEM bodies are not ours */
@@ -146,7 +147,7 @@ static const char *der_seed(const unsigned char *der, apr_size_t len,
                             unsigned char seed[JKLG_JWT_ED25519_SEED])
 {
     if (len < sizeof(pkcs8_ed25519_prefix)
-        || memcmp(der, pkcs8_ed25519_prefix, 12)) {
+        || memcmp(der, pkcs8_ed25519_prefix, PKCS8_THROUGH_OID)) {
         return "the PEM does not hold an Ed25519 key (an RSA or EC key?)";
     }
     if (len != PKCS8_DER_BYTES

@@ -371,7 +371,10 @@ static const char *ed25519_source(apr_pool_t *p, const char *src,
             return apr_psprintf(p, "environment variable %s is not set",
                                 src + 4);
         }
-        *text = value;
+        /* apr_env_get hands out the environment itself: copy, so that
+         * wiping the key text leaves it for the next reading of the
+         * configuration (start-up reads it twice, graceful again). */
+        *text = apr_pstrdup(p, value);
         *len = strlen(value);
         return NULL;
     }
@@ -385,6 +388,7 @@ static const char *load_ed25519(apr_pool_t *p, const char *src,
     unsigned char seed[JKLG_JWT_ED25519_SEED];
     const char *text = NULL, *err;
     apr_size_t len = 0;
+    apr_status_t rv;
 
     /* Config is read before child_init; sodium_init is idempotent. */
     if (sodium_init() < 0) {
@@ -393,7 +397,11 @@ static const char *load_ed25519(apr_pool_t *p, const char *src,
     if ((err = ed25519_source(p, src, &text, &len))) {
         return err;
     }
-    if (jklg_jwt_ed25519_parse(p, text, len, seed, &err) != APR_SUCCESS) {
+    rv = jklg_jwt_ed25519_parse(p, text, len, seed, &err);
+    /* Our own copy (file buffer or apr_env_get's): the derived key is all
+     * that needs to stay in the configuration pool. */
+    sodium_memzero((void *)text, len);
+    if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "%s: %s; generate one with 'openssl genpkey "
                             "-algorithm ed25519'", src, err);
     }

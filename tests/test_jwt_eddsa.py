@@ -236,6 +236,30 @@ def test_key_from_environment(key_dir):
             "set") in out, out
 
 
+def test_server_started_with_a_key_from_the_environment(key_dir):
+    """A real start reads the configuration twice (and a graceful restart
+    again): the variable must still hold the key the second time."""
+    key = Ed25519PrivateKey.generate()
+    env = {"JKLG_TEST_ED25519_KEY": pem(key).decode()}
+    httpd = Httpd(key_dir, DBD_NONE, GOOD.format(spool=key_dir)
+                  + "JKLGJWTKey e1 ed25519:env:JKLG_TEST_ED25519_KEY\n")
+    httpd.write_config()
+    res = httpd._apache("-k", "start", env=env)
+    try:
+        assert res.returncode == 0 and httpd.wait_listening(), \
+            res.stdout + res.stderr + httpd.new_log()
+        body = assert_json(requests.get(httpd.url + JWKS, timeout=30), 200)
+        assert [k["x"] for k in body["keys"]] == [b64u(raw_public(key))]
+    finally:
+        # `apache2 -k stop` reads the configuration too, so it needs the
+        # variable; stop() then only waits for the parent to be gone.
+        deadline = time.monotonic() + 10
+        while httpd.pid() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        httpd._apache("-k", "stop", env=env)
+        httpd.stop()
+
+
 def _x25519_pem():
     return X25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
