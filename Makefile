@@ -151,7 +151,8 @@ $(FUZZ_BIN): tests/fuzz/fuzz_jwt.c $(FUZZ_SRC) mod_jklg/*.h $(FLAGS_STAMP)
 
 fuzz: $(FUZZ_BIN)
 	@mkdir -p $(BUILD)/fuzz_jwt_corpus
-	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4200 $(BUILD)/fuzz_jwt_corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -max_len=4200 $(BUILD)/fuzz_jwt_corpus \
+	    tests/fuzz/seeds
 
 # The Debian package (docs/packaging.md), built in a copy of the tree.
 .PHONY: deb deb-test

@@ -1,6 +1,7 @@
-/* A JWS verifier with no choices to make: the header may only confirm
- * HS256 and name one of our keys. Everything else about the token is
- * checked against that one shape, and anything unusual is refused. */
+/* A JWS verifier with no choices to make: the header may only name one
+ * of our keys and confirm the algorithm that key was configured for
+ * (HS256 or EdDSA). Everything else about the token is checked against
+ * that one shape, and anything unusual is refused. */
 #include <string.h>
 #include <sodium.h>
 #include <apr_strings.h>
@@ -9,6 +10,7 @@
 #include "jklg_jwt.h"
 
 #define MAC_BYTES crypto_auth_hmacsha256_BYTES
+#define SIG_BYTES crypto_sign_BYTES
 #define ID_MAX 64                   /* sub and sid */
 #define KID_BYTES 8
 
@@ -63,9 +65,28 @@ static void hmac_sha256(const jklg_jwt_key_t *key, const char *data,
     sodium_memzero(&st, sizeof(st));
 }
 
+static const char *alg_name(jklg_jwt_alg_t alg)
+{
+    return alg == JKLG_JWT_EDDSA ? "EdDSA" : "HS256";
+}
+
+/* Enough to check a signature: an EdDSA key needs only its public half. */
 static int key_usable(const jklg_jwt_key_t *key)
 {
-    return key && key->kid && key->key && key->key_len >= JKLG_JWT_KEY_MIN;
+    if (!key || !key->kid) {
+        return 0;
+    }
+    if (key->alg == JKLG_JWT_EDDSA) {
+        return key->public_key != NULL;
+    }
+    return key->key && key->key_len >= JKLG_JWT_KEY_MIN;
+}
+
+static int key_can_sign(const jklg_jwt_key_t *key)
+{
+    return key_usable(key)
+        && (key->alg != JKLG_JWT_EDDSA
+            || (key->key && key->key_len == JKLG_JWT_ED25519_SECRET));
 }
 
 static int id_ok(const json_t *v)
@@ -83,6 +104,225 @@ const char *jklg_jwt_derive_kid(apr_pool_t *p, const unsigned char *key,
 
     crypto_hash_sha256(digest, key, key_len);
     return sodium_bin2hex(hex, KID_BYTES * 2 + 1, digest, KID_BYTES);
+}
+
+/* --- Ed25519 keys ------------------------------------------------------ */
+
+/* RFC 8410's PrivateKeyInfo for Ed25519, as OpenSSL writes it:
+ * SEQUENCE(46) { INTEGER 0, SEQUENCE { OID 1.3.101.112 },
+ * OCTET STRING(34) { OCTET STRING(32) seed } }. Every byte before the seed
+ * is fixed, so comparing them is the whole parse. */
+static const unsigned char pkcs8_ed25519_prefix[] = {
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+    0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20
+};
+#define PKCS8_DER_BYTES (sizeof(pkcs8_ed25519_prefix) + JKLG_JWT_ED25519_SEED)
+#define PKCS8_THROUGH_OID 12        /* prefix bytes up to the algorithm OID */
+#define PEM_BEGIN "-----BEGIN PRIVATE KEY-----"
+#define PEM_END "-----END PRIVATE KEY-----"
+#define PEM_DER_MAX 256             /* larger PEM bodies are not ours */
+
+void jklg_jwt_ed25519_key(apr_pool_t *p, const char *kid,
+                          const unsigned char seed[JKLG_JWT_ED25519_SEED],
+                          jklg_jwt_key_t *out)
+{
+    unsigned char *pk = apr_palloc(p, JKLG_JWT_ED25519_PUBLIC);
+    unsigned char *sk = apr_palloc(p, JKLG_JWT_ED25519_SECRET);
+
+    crypto_sign_seed_keypair(pk, sk, seed);
+    out->alg = JKLG_JWT_EDDSA;
+    out->key = sk;
+    out->key_len = JKLG_JWT_ED25519_SECRET;
+    out->public_key = pk;
+    out->kid = kid ? kid : jklg_jwt_derive_kid(p, pk,
+                                               JKLG_JWT_ED25519_PUBLIC);
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static const char *der_seed(const unsigned char *der, apr_size_t len,
+                            unsigned char seed[JKLG_JWT_ED25519_SEED])
+{
+    if (len < sizeof(pkcs8_ed25519_prefix)
+        || memcmp(der, pkcs8_ed25519_prefix, PKCS8_THROUGH_OID)) {
+        return "the PEM does not hold an Ed25519 key (an RSA or EC key?)";
+    }
+    if (len != PKCS8_DER_BYTES
+        || memcmp(der, pkcs8_ed25519_prefix, sizeof(pkcs8_ed25519_prefix))) {
+        return "the PEM holds an Ed25519 key in a form other than the "
+               "48-byte PKCS#8 that 'openssl genpkey -algorithm ed25519' "
+               "writes";
+    }
+    memcpy(seed, der + sizeof(pkcs8_ed25519_prefix), JKLG_JWT_ED25519_SEED);
+    return NULL;
+}
+
+/* text[0..len) starts with PEM_BEGIN and has no trailing whitespace. */
+static const char *pem_seed(const char *text, apr_size_t len,
+                            unsigned char seed[JKLG_JWT_ED25519_SEED])
+{
+    unsigned char der[PEM_DER_MAX];
+    const char *body = text + strlen(PEM_BEGIN);
+    const char *end;
+    apr_size_t body_len, der_len;
+    const char *why;
+
+    if (len < strlen(PEM_BEGIN) + strlen(PEM_END)
+        || memcmp(text + len - strlen(PEM_END), PEM_END, strlen(PEM_END))) {
+        return "the PEM block does not end with " PEM_END;
+    }
+    body_len = (text + len - strlen(PEM_END)) - body;
+    if (sodium_base642bin(der, sizeof(der), body, body_len, " \t\r\n",
+                          &der_len, &end, sodium_base64_VARIANT_ORIGINAL)
+        || end != body + body_len) {
+        return "the PEM body is not base64 (or too long for an Ed25519 key)";
+    }
+    why = der_seed(der, der_len, seed);
+    sodium_memzero(der, sizeof(der));
+    return why;
+}
+
+static const char *b64url_seed(apr_pool_t *p, const char *text,
+                               apr_size_t len,
+                               unsigned char seed[JKLG_JWT_ED25519_SEED])
+{
+    char *copy = apr_pstrmemdup(p, text, len);
+    apr_size_t bin_len = 0;
+    unsigned char *bin = jklg_b64url_decode(p, copy, &bin_len);
+    const char *why = NULL;
+
+    if (!bin) {
+        why = "the key is neither a PKCS#8 PEM (" PEM_BEGIN ") nor "
+              "canonical base64url";
+    }
+    else if (bin_len != JKLG_JWT_ED25519_SEED) {
+        why = "the base64url key is not 32 bytes (an Ed25519 seed is 32)";
+    }
+    else {
+        memcpy(seed, bin, JKLG_JWT_ED25519_SEED);
+    }
+    sodium_memzero(copy, len);
+    if (bin) {
+        sodium_memzero(bin, bin_len);
+    }
+    return why;
+}
+
+apr_status_t jklg_jwt_ed25519_parse(apr_pool_t *p, const char *text,
+                                    apr_size_t len,
+                                    unsigned char seed[JKLG_JWT_ED25519_SEED],
+                                    const char **why)
+{
+    const char *reason;
+
+    while (len && is_space(*text)) {
+        text++;
+        len--;
+    }
+    while (len && is_space(text[len - 1])) {
+        len--;
+    }
+    if (!len) {
+        reason = "the key is empty";
+    }
+    else if (len >= strlen(PEM_BEGIN)
+             && !memcmp(text, PEM_BEGIN, strlen(PEM_BEGIN))) {
+        reason = pem_seed(text, len, seed);
+    }
+    else if (len >= 5 && !memcmp(text, "-----", 5)) {
+        reason = "the PEM block is not an unencrypted PRIVATE KEY (PKCS#8)";
+    }
+    else {
+        reason = b64url_seed(p, text, len, seed);
+    }
+    *why = reason;
+    return reason ? APR_EINVAL : APR_SUCCESS;
+}
+
+json_t *jklg_jwt_public_jwk(apr_pool_t *p, const jklg_jwt_key_t *key)
+{
+    if (!key || key->alg != JKLG_JWT_EDDSA || !key_usable(key)) {
+        return NULL;
+    }
+    return jklg_json_own(p, json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s}",
+        "kty", "OKP", "crv", "Ed25519",
+        "x", jklg_b64url_encode(p, key->public_key, JKLG_JWT_ED25519_PUBLIC),
+        "kid", key->kid, "use", "sig", "alg", "EdDSA"));
+}
+
+/* --- signatures ------------------------------------------------------- */
+
+const char *jklg_jwt_signature(apr_pool_t *p, const jklg_jwt_key_t *key,
+                               const char *input, apr_size_t len)
+{
+    unsigned char sig[SIG_BYTES];
+    const char *out;
+
+    if (!key_can_sign(key) || !input) {
+        return NULL;
+    }
+    if (key->alg == JKLG_JWT_EDDSA) {
+        crypto_sign_detached(sig, NULL, (const unsigned char *)input, len,
+                             key->key);
+        return jklg_b64url_encode(p, sig, SIG_BYTES);
+    }
+    hmac_sha256(key, input, len, sig);
+    out = jklg_b64url_encode(p, sig, MAC_BYTES);
+    sodium_memzero(sig, sizeof(sig));
+    return out;
+}
+
+static const char *check_hmac(const jklg_jwt_key_t *key, const char *input,
+                              apr_size_t len, const unsigned char *sig,
+                              apr_size_t sig_len)
+{
+    unsigned char mac[MAC_BYTES];
+    int match;
+
+    if (sig_len != MAC_BYTES) {
+        return "signature is not 32 bytes of canonical base64url";
+    }
+    hmac_sha256(key, input, len, mac);
+    match = sodium_memcmp(mac, sig, MAC_BYTES) == 0;
+    sodium_memzero(mac, sizeof(mac));
+    return match ? NULL : "bad signature";
+}
+
+/* libsodium also refuses non-canonical S and small-order public keys, so
+ * a signature cannot be altered into another valid one. */
+static const char *check_ed25519(const jklg_jwt_key_t *key, const char *input,
+                                 apr_size_t len, const unsigned char *sig,
+                                 apr_size_t sig_len)
+{
+    if (sig_len != SIG_BYTES) {
+        return "signature is not 64 bytes of canonical base64url";
+    }
+    return crypto_sign_verify_detached(sig, (const unsigned char *)input, len,
+                                       key->public_key) == 0
+           ? NULL : "bad signature";
+}
+
+const char *jklg_jwt_signature_check(apr_pool_t *p, const jklg_jwt_key_t *key,
+                                     const char *input, apr_size_t len,
+                                     const char *sig)
+{
+    unsigned char *bin;
+    apr_size_t bin_len = 0;
+
+    if (!key_usable(key) || !input || !sig) {
+        return "no usable key";
+    }
+    bin = jklg_b64url_decode(p, sig, &bin_len);
+    if (!bin) {
+        return "signature is not canonical base64url";
+    }
+    return key->alg == JKLG_JWT_EDDSA
+           ? check_ed25519(key, input, len, bin, bin_len)
+           : check_hmac(key, input, len, bin, bin_len);
 }
 
 /* --- signing ---------------------------------------------------------- */
@@ -111,18 +351,18 @@ static int claims_signable(const jklg_jwt_claims_t *c)
 const char *jklg_jwt_sign(apr_pool_t *p, const jklg_jwt_key_t *key,
                           const jklg_jwt_claims_t *claims)
 {
-    unsigned char mac[MAC_BYTES];
     const char *header;
     const char *payload;
     const char *signed_part;
+    const char *signature;
     const char *token;
 
-    if (!key_usable(key) || !claims_signable(claims)) {
+    if (!key_can_sign(key) || !claims_signable(claims)) {
         return NULL;
     }
     /* jansson keeps insertion order, so the header is byte for byte the
      * documented one. */
-    header = encode_json(p, json_pack("{s:s, s:s, s:s}", "alg", "HS256",
+    header = encode_json(p, json_pack("{s:s, s:s, s:s}", "alg", alg_name(key->alg),
                                       "typ", "JWT", "kid", key->kid));
     payload = encode_json(p, json_pack("{s:s, s:s, s:s, s:I, s:I}",
                                        "iss", claims->iss,
@@ -134,9 +374,11 @@ const char *jklg_jwt_sign(apr_pool_t *p, const jklg_jwt_key_t *key,
         return NULL;
     }
     signed_part = apr_pstrcat(p, header, ".", payload, NULL);
-    hmac_sha256(key, signed_part, strlen(signed_part), mac);
-    token = apr_pstrcat(p, signed_part, ".",
-                        jklg_b64url_encode(p, mac, sizeof(mac)), NULL);
+    signature = jklg_jwt_signature(p, key, signed_part, strlen(signed_part));
+    if (!signature) {
+        return NULL;
+    }
+    token = apr_pstrcat(p, signed_part, ".", signature, NULL);
     return strlen(token) <= JKLG_JWT_MAX_LEN ? token : NULL;
 }
 
@@ -194,16 +436,23 @@ static const char *decode_object(apr_pool_t *p, const char *b64,
     return NULL;
 }
 
-static const char *check_header(const json_t *header)
+static const char *check_header(const json_t *header, jklg_jwt_alg_t *alg)
 {
-    const json_t *alg = json_object_get(header, "alg");
+    const json_t *a = json_object_get(header, "alg");
     const json_t *typ = json_object_get(header, "typ");
     int i;
 
     /* Exact, case-sensitive: "hs256", "none" and every other algorithm are
-     * refused before a key is even looked at. */
-    if (!json_is_string(alg) || strcmp(json_string_value(alg), "HS256")) {
-        return "alg is not HS256";
+     * refused before a key is even looked at. Which of the two it is only
+     * has to agree with the key; it never picks how to check. */
+    if (json_is_string(a) && !strcmp(json_string_value(a), "HS256")) {
+        *alg = JKLG_JWT_HS256;
+    }
+    else if (json_is_string(a) && !strcmp(json_string_value(a), "EdDSA")) {
+        *alg = JKLG_JWT_EDDSA;
+    }
+    else {
+        return "alg is neither HS256 nor EdDSA";
     }
     if (typ && (!json_is_string(typ)
                 || strcmp(json_string_value(typ), "JWT"))) {
@@ -218,8 +467,9 @@ static const char *check_header(const json_t *header)
     return NULL;
 }
 
-static const char *find_key(const json_t *header, const jklg_jwt_key_t *keys,
-                            int nkeys, const jklg_jwt_key_t **out)
+static const char *find_key(const json_t *header, jklg_jwt_alg_t alg,
+                            const jklg_jwt_key_t *keys, int nkeys,
+                            const jklg_jwt_key_t **out)
 {
     const json_t *kid = json_object_get(header, "kid");
     int i;
@@ -235,6 +485,12 @@ static const char *find_key(const json_t *header, const jklg_jwt_key_t *keys,
             if (!key_usable(&keys[i])) {
                 return "key for this kid is unusable (too short)";
             }
+            /* The key decides the algorithm. An HS256 token naming an
+             * Ed25519 kid would otherwise be "verified" with the public
+             * key as the HMAC secret: the classic confusion attack. */
+            if (keys[i].alg != alg) {
+                return "alg is not the algorithm of the kid's key";
+            }
             *out = &keys[i];
             return NULL;
         }
@@ -245,19 +501,8 @@ static const char *find_key(const json_t *header, const jklg_jwt_key_t *keys,
 static const char *check_signature(apr_pool_t *p, const jwt_parts_t *parts,
                                    const jklg_jwt_key_t *key)
 {
-    unsigned char mac[MAC_BYTES];
-    unsigned char *sig;
-    apr_size_t len;
-    int match;
-
-    sig = jklg_b64url_decode(p, parts->signature, &len);
-    if (!sig || len != MAC_BYTES) {
-        return "signature is not 32 bytes of canonical base64url";
-    }
-    hmac_sha256(key, parts->signed_part, parts->signed_len, mac);
-    match = sodium_memcmp(mac, sig, MAC_BYTES) == 0;
-    sodium_memzero(mac, sizeof(mac));
-    return match ? NULL : "bad signature";
+    return jklg_jwt_signature_check(p, key, parts->signed_part,
+                                    parts->signed_len, parts->signature);
 }
 
 /* t is later than now by more than the allowed clock skew; written so
@@ -339,6 +584,7 @@ static const char *verify(apr_pool_t *p, const char *token,
     json_t *header;
     json_t *payload;
     const jklg_jwt_key_t *key;
+    jklg_jwt_alg_t alg;
     const char *why;
 
     if (!keys || nkeys <= 0 || !issuer) {
@@ -346,8 +592,8 @@ static const char *verify(apr_pool_t *p, const char *token,
     }
     if ((why = split_token(p, token, &parts))
         || (why = decode_object(p, parts.header, &header_errors, &header))
-        || (why = check_header(header))
-        || (why = find_key(header, keys, nkeys, &key))
+        || (why = check_header(header, &alg))
+        || (why = find_key(header, alg, keys, nkeys, &key))
         || (why = check_signature(p, &parts, key))
         || (why = decode_object(p, parts.payload, &payload_errors, &payload))
         || (why = check_claims(payload, issuer, now))) {

@@ -62,6 +62,7 @@ typedef struct {
 
 /* Defaults, applied by the getters in mod_jklg_config.c. */
 #define JKLG_DEFAULT_MAX_BODY      (64 * 1024)
+#define JKLG_JWKS_MAX_AGE          300     /* seconds caches keep the JWKS */
 #define JKLG_DEFAULT_MAIL_THREADS  2
 #define JKLG_DEFAULT_MAIL_ATTEMPTS 8
 #define JKLG_DEFAULT_MAIL_RETRY    apr_time_from_sec(30)
@@ -250,6 +251,7 @@ jklg_password_result_t jklg_auth_verify(jklg_req_t *req, const char *hash,
 
 /* Handlers. */
 int jklg_health_get(jklg_req_t *req);
+int jklg_jwks_get(jklg_req_t *req);
 int jklg_email_test(jklg_req_t *req);
 int jklg_email_status(jklg_req_t *req);
 int jklg_email_batch(jklg_req_t *req);

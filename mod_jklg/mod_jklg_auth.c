@@ -5,6 +5,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
+#include "jklg_json.h"
 #include "jklg_jwt.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
@@ -184,4 +185,29 @@ int jklg_auth_list(jklg_req_t *req, const char *label)
         }
     }
     return jklg_reply_text(req, HTTP_OK, jklg_auth_value(&rows, 1));
+}
+
+/* GET /api/.well-known/jwks.json: the public half of every Ed25519 key,
+ * so that the agency's other services verify customer tokens without a
+ * shared secret. HS256 keys are secrets and never appear. Public and
+ * identical for everyone, so caches may keep it a while; a new key is
+ * announced by configuring it (as a later, verify-only key) at least this
+ * long before it signs. */
+int jklg_jwks_get(jklg_req_t *req)
+{
+    const apr_array_header_t *keys = req->conf->jwt_keys;
+    json_t *list = json_array();
+    json_t *jwk;
+
+    for (int i = 0; keys && i < keys->nelts; i++) {
+        jwk = jklg_jwt_public_jwk(req->r->pool,
+                                  &APR_ARRAY_IDX(keys, i, jklg_jwt_key_t));
+        if (jwk) {
+            json_array_append(list, jwk);
+        }
+    }
+    apr_table_setn(req->r->headers_out, "Cache-Control",
+                   "public, max-age=" APR_STRINGIFY(JKLG_JWKS_MAX_AGE));
+    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,
+                      json_pack("{s:o}", "keys", list)));
 }

@@ -6,6 +6,8 @@
 #include <apr_uri.h>
 #include <http_core.h>
 #include <unistd.h>
+#include <apr_env.h>
+#include <sodium.h>
 #include "jklg_jwt.h"
 #include "jklg_mail.h"
 #include "jklg_money.h"
@@ -323,40 +325,141 @@ static const char *set_db_timeout(cmd_parms *cmd, void *dc, const char *arg)
                         &conf_of(cmd)->db_timeout);
 }
 
-/* JKLGJWTKey [kid] secret: repeatable, the first one signs. */
+#define ED25519_PREFIX "ed25519:"
+#define KEY_FILE_MAX 4096           /* a PEM Ed25519 key is 119 bytes */
+
+/* The whole of a small key file (a PEM key spans lines, so the
+ * first-line rule of jklg_resolve_secret does not fit). */
+static const char *read_key_file(apr_pool_t *p, const char *path,
+                                 const char **text, apr_size_t *len)
+{
+    char *buf = apr_palloc(p, KEY_FILE_MAX + 1);
+    apr_file_t *f;
+    apr_status_t rv;
+
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot open %s", path);
+    }
+    rv = apr_file_read_full(f, buf, KEY_FILE_MAX + 1, len);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(p, "cannot read %s", path);
+    }
+    if (*len > KEY_FILE_MAX) {
+        return apr_psprintf(p, "%s is larger than an Ed25519 key file can "
+                            "be", path);
+    }
+    if (*len == 0) {
+        return apr_psprintf(p, "%s is empty", path);
+    }
+    *text = buf;
+    return NULL;
+}
+
+/* "file:/path" or "env:NAME" after the ed25519: prefix: never inline, a
+ * private key does not belong in httpd.conf. */
+static const char *ed25519_source(apr_pool_t *p, const char *src,
+                                  const char **text, apr_size_t *len)
+{
+    char *value;
+
+    if (!strncmp(src, "file:", 5)) {
+        return read_key_file(p, src + 5, text, len);
+    }
+    if (!strncmp(src, "env:", 4)) {
+        if (apr_env_get(&value, src + 4, p) != APR_SUCCESS || !*value) {
+            return apr_psprintf(p, "environment variable %s is not set",
+                                src + 4);
+        }
+        /* apr_env_get hands out the environment itself: copy, so that
+         * wiping the key text leaves it for the next reading of the
+         * configuration (start-up reads it twice, graceful again). */
+        *text = apr_pstrdup(p, value);
+        *len = strlen(value);
+        return NULL;
+    }
+    return "an ed25519 key is read from ed25519:file:/path or "
+           "ed25519:env:NAME";
+}
+
+static const char *load_ed25519(apr_pool_t *p, const char *src,
+                                const char *kid, jklg_jwt_key_t *key)
+{
+    unsigned char seed[JKLG_JWT_ED25519_SEED];
+    const char *text = NULL, *err;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    /* Config is read before child_init; sodium_init is idempotent. */
+    if (sodium_init() < 0) {
+        return "libsodium failed to initialise";
+    }
+    if ((err = ed25519_source(p, src, &text, &len))) {
+        return err;
+    }
+    rv = jklg_jwt_ed25519_parse(p, text, len, seed, &err);
+    /* Our own copy (file buffer or apr_env_get's): the derived key is all
+     * that needs to stay in the configuration pool. */
+    sodium_memzero((void *)text, len);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "%s: %s; generate one with 'openssl genpkey "
+                            "-algorithm ed25519'", src, err);
+    }
+    jklg_jwt_ed25519_key(p, kid, seed, key);
+    sodium_memzero(seed, sizeof(seed));
+    return NULL;
+}
+
+static const char *load_hs256(apr_pool_t *p, const char *spec,
+                              const char *kid, jklg_jwt_key_t *key)
+{
+    const char *secret, *err;
+
+    if (jklg_resolve_secret(p, spec, &secret, &err) != APR_SUCCESS) {
+        return err;
+    }
+    if (strlen(secret) < JKLG_JWT_KEY_MIN) {
+        return apr_psprintf(p, "the secret must be at least %d bytes; "
+                            "generate one with 'openssl rand -base64 48'",
+                            JKLG_JWT_KEY_MIN);
+    }
+    key->key = (const unsigned char *)secret;
+    key->key_len = strlen(secret);
+    key->kid = kid ? kid : jklg_jwt_derive_kid(p, key->key, key->key_len);
+    return NULL;
+}
+
+/* JKLGJWTKey [kid] secret|ed25519:file:/path|ed25519:env:NAME:
+ * repeatable, the first one signs. */
 static const char *add_jwt_key(cmd_parms *cmd, void *dc, const char *a1,
                                const char *a2)
 {
     jklg_server_conf_t *c = conf_of(cmd);
     const char *spec = a2 ? a2 : a1;
-    const char *secret, *err;
-    jklg_jwt_key_t *key;
+    const char *kid = a2 ? a1 : NULL;
+    jklg_jwt_key_t key = {0};
+    const char *err;
 
-    if (jklg_resolve_secret(cmd->pool, spec, &secret, &err) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "JKLGJWTKey: %s", err);
-    }
-    if (strlen(secret) < JKLG_JWT_KEY_MIN) {
-        return apr_psprintf(cmd->pool, "JKLGJWTKey: the secret must be at "
-                            "least %d bytes; generate one with "
-                            "'openssl rand -base64 48'", JKLG_JWT_KEY_MIN);
-    }
-    if (a2 && !*a1) {
+    if (kid && !*kid) {
         return "JKLGJWTKey: the key id must not be empty";
+    }
+    err = !strncmp(spec, ED25519_PREFIX, strlen(ED25519_PREFIX))
+          ? load_ed25519(cmd->pool, spec + strlen(ED25519_PREFIX), kid, &key)
+          : load_hs256(cmd->pool, spec, kid, &key);
+    if (err) {
+        return apr_psprintf(cmd->pool, "JKLGJWTKey: %s", err);
     }
     if (!c->jwt_keys) {
         c->jwt_keys = apr_array_make(cmd->pool, 2, sizeof(jklg_jwt_key_t));
     }
-    for (int i = 0; a2 && i < c->jwt_keys->nelts; i++) {
-        if (!strcmp(APR_ARRAY_IDX(c->jwt_keys, i, jklg_jwt_key_t).kid, a1)) {
+    for (int i = 0; kid && i < c->jwt_keys->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(c->jwt_keys, i, jklg_jwt_key_t).kid,
+                    key.kid)) {
             return apr_psprintf(cmd->pool, "JKLGJWTKey: key id '%s' is "
-                                "used twice", a1);
+                                "used twice", key.kid);
         }
     }
-    key = apr_array_push(c->jwt_keys);
-    key->key = (const unsigned char *)secret;
-    key->key_len = strlen(secret);
-    key->kid = a2 ? a1 : jklg_jwt_derive_kid(cmd->pool, key->key,
-                                              key->key_len);
+    *(jklg_jwt_key_t *)apr_array_push(c->jwt_keys) = key;
     return NULL;
 }
 
@@ -524,8 +627,9 @@ const command_rec jklg_directives[] = {
     AP_INIT_TAKE1("JKLGMailSweepInterval", set_mail_sweep, NULL, RSRC_CONF,
                   "How often each child looks for due mail (default 30s)"),
     AP_INIT_TAKE12("JKLGJWTKey", add_jwt_key, NULL, RSRC_CONF,
-                   "[kid] secret: signs (the first) and verifies access "
-                   "tokens (required, repeatable)"),
+                   "[kid] secret|ed25519:file:/path|ed25519:env:NAME: signs "
+                   "(the first) and verifies access tokens (required, "
+                   "repeatable)"),
     AP_INIT_TAKE1("JKLGTokenLifetime", set_token_lifetime, NULL, RSRC_CONF,
                   "Access token and session lifetime (default 7d)"),
     AP_INIT_TAKE1("JKLGPasswordMinLength", set_password_min, NULL, RSRC_CONF,

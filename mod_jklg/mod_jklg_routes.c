@@ -4,6 +4,7 @@
 
 const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_GET,  "/api/health",              jklg_health_get,   0},
+    {JKLG_GET,  "/api/.well-known/jwks.json", jklg_jwks_get,   0},
     {JKLG_POST, "/api/admin/email/test",    jklg_email_test,   JKLG_BODY},
     {JKLG_GET,  "/api/admin/email/status",  jklg_email_status, 0},
     {JKLG_POST, "/api/admin/email/batch",   jklg_email_batch,  JKLG_BODY},

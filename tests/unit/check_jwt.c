@@ -48,8 +48,8 @@
 #define KEY1_DERIVED_KID "d0598a13f82204cf"
 
 static const jklg_jwt_key_t keys[2] = {
-    { "k1", (const unsigned char *)KEY1, sizeof(KEY1) - 1 },
-    { "k2", (const unsigned char *)KEY2, sizeof(KEY2) - 1 },
+    { "k1", (const unsigned char *)KEY1, sizeof(KEY1) - 1, JKLG_JWT_HS256, NULL },
+    { "k2", (const unsigned char *)KEY2, sizeof(KEY2) - 1, JKLG_JWT_HS256, NULL },
 };
 
 static const jklg_jwt_claims_t claims = {
@@ -235,7 +235,8 @@ END_TEST
 
 START_TEST(sign_refuses_bad_input)
 {
-    jklg_jwt_key_t short_key = { "s", (const unsigned char *)"short", 5 };
+    jklg_jwt_key_t short_key = { "s", (const unsigned char *)"short", 5,
+                                 JKLG_JWT_HS256, NULL };
     jklg_jwt_claims_t c = claims;
 
     ck_assert_ptr_null(jklg_jwt_sign(test_pool, &short_key, &claims));

@@ -36,6 +36,7 @@ int main(void)
     srunner_add_suite(runner, suite_template());
     srunner_add_suite(runner, suite_mail());
     srunner_add_suite(runner, suite_jwt());
+    srunner_add_suite(runner, suite_jwt_eddsa());
     srunner_add_suite(runner, suite_token());
     srunner_add_suite(runner, suite_password());
     srunner_add_suite(runner, suite_stripe());

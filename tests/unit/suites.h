@@ -12,6 +12,7 @@ Suite *suite_outbox(void);
 Suite *suite_template(void);
 Suite *suite_mail(void);
 Suite *suite_jwt(void);
+Suite *suite_jwt_eddsa(void);
 Suite *suite_token(void);
 Suite *suite_password(void);
 Suite *suite_stripe(void);
