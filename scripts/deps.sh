@@ -10,7 +10,7 @@ libcrack2-dev cracklib-runtime
 pkg-config check
 postgresql postgresql-client
 python3 python3-pytest python3-requests python3-psycopg2 python3-aiosmtpd
-python3-stripe
+python3-stripe python3-jsonschema python3-yaml
 "
 [ "${JKLG_BENCH:-}" ] && PACKAGES="$PACKAGES wrk"
 # make deb: Debian's packaging tools; make deb-test: a Debian root to try it in.
