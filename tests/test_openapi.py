@@ -6,24 +6,29 @@ responses it receives against it: harness/openapi_check.py.)"""
 import importlib.util
 import json
 import re
+import uuid
 from pathlib import Path
 
+import pytest
 import requests
 from jsonschema import Draft202012Validator
 
+from harness.fixtures_httpd import MAX_BODY
 from harness.openapi_check import DOCUMENT, Contract
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def routes_table():
-    """(METHOD, path) of every row of mod_jklg_routes.c, macros expanded."""
+def routes_table(flag=None):
+    """(METHOD, path) of every row of mod_jklg_routes.c, macros expanded;
+    with flag, only the rows that have it (JKLG_BODY, JKLG_RAW_BODY)."""
     text = (ROOT / "mod_jklg" / "mod_jklg_routes.c").read_text()
     prefixes = dict(re.findall(r'#define (\w+) "([^"]+)"', text))
     rows = set()
-    for method, prefix, path in re.findall(
-            r'\{JKLG_(\w+),\s*(?:(\w+) )?"([^"]+)"', text):
-        rows.add((method, prefixes.get(prefix, "") + path))
+    for method, prefix, path, flags in re.findall(
+            r'\{JKLG_(\w+),\s*(?:(\w+) )?"([^"]+)",\s*\w+,\s*(\w+)\}', text):
+        if flag is None or flag == flags:
+            rows.add((method, prefixes.get(prefix, "") + path))
     return rows
 
 
@@ -141,3 +146,28 @@ def test_postman_collection_is_generated_from_the_document():
     assert len(requests_in) == len(routes_table())
     assert {v["key"] for v in collection["variable"]} >= {
         "baseUrl", "token", "staffUser", "staffPassword"}
+
+
+BODY_ROUTES = sorted(routes_table("JKLG_BODY"))
+
+
+@pytest.mark.parametrize("method,template", BODY_ROUTES,
+                         ids=[f"{m} {p}" for m, p in BODY_ROUTES])
+def test_every_body_route_refuses_bad_bodies(server, staff, method, template):
+    """400, 415 and 413 come before any handler, whatever the route: sent to
+    every route that reads a JSON body, so the contract check sees each
+    documented one (and the answers change nothing: the ids are random)."""
+    url = server.url + template.replace("{id}", str(uuid.uuid4()))
+    auth = staff if template.startswith("/api/admin/") else None
+    # Its own client address: refused bodies must not use anyone's limits.
+    headers = {"X-Forwarded-For": "198.51.100.77"}
+    cases = [(b"{not json", "application/json", 400, "invalid_json"),
+             (b"[1, 2]", "application/json", 400, "invalid_json"),
+             (b"{}", "text/plain", 415, "unsupported_media_type"),
+             (b'{"pad": "' + b"x" * (MAX_BODY + 100) + b'"}',
+              "application/json", 413, "payload_too_large")]
+    for body, ctype, status, code in cases:
+        resp = requests.request(method, url, data=body, auth=auth,
+                                headers=dict(headers, **{"Content-Type": ctype}))
+        assert resp.status_code == status, (body[:20], resp.text)
+        assert resp.json()["error"]["code"] == code
