@@ -166,6 +166,9 @@ int jklg_reply_error(jklg_req_t *req, int status, const char *code,
 int jklg_reply_db_error(jklg_req_t *req, apr_status_t rv, const char *err);
 /* 503 unavailable with Retry-After. */
 int jklg_reply_unavailable(jklg_req_t *req);
+/* 503 when hashing a password failed (memory): worth a retry, so it says
+ * when, like every 503 of the contract. */
+int jklg_reply_busy(jklg_req_t *req);
 /* Acquires the request's pooled connection into req->db: 1 on success,
  * 0 when the database is unreachable (logged; the caller answers). */
 int jklg_req_db(jklg_req_t *req);

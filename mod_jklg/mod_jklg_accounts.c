@@ -120,8 +120,7 @@ int jklg_customer_register(jklg_req_t *req)
     }
     /* Hashed for known emails too: both answers cost the same. */
     if (jklg_auth_hash(req, password, &hash) != APR_SUCCESS) {
-        return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                                "The service is busy, please retry.", NULL);
+        return jklg_reply_busy(req);
     }
     if (!new_token(req, &token, &token_hash)) {
         return OK;
@@ -269,8 +268,7 @@ static const char *reset_hash(jklg_req_t *req, jklg_check_t *c,
         return NULL;
     }
     if (jklg_auth_hash(req, password, &new_hash) != APR_SUCCESS) {
-        jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                         "The service is busy, please retry.", NULL);
+        jklg_reply_busy(req);
         return NULL;
     }
     return new_hash;

@@ -101,8 +101,7 @@ static const char *password_change_hash(jklg_req_t *req, jklg_check_t *c,
         return NULL;
     }
     if (jklg_auth_hash(req, wanted, &hash) != APR_SUCCESS) {
-        jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                         "The service is busy, please retry.", NULL);
+        jklg_reply_busy(req);
         return NULL;
     }
     return hash;

@@ -169,6 +169,13 @@ int jklg_reply_unavailable(jklg_req_t *req)
                             "please retry shortly.", NULL);
 }
 
+int jklg_reply_busy(jklg_req_t *req)
+{
+    apr_table_setn(req->r->err_headers_out, "Retry-After", RETRY_AFTER_DB);
+    return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                            "The service is busy, please retry.", NULL);
+}
+
 static const char *allowed_origin(jklg_req_t *req)
 {
     const char *origin = apr_table_get(req->r->headers_in, "Origin");

@@ -10,7 +10,7 @@ libcrack2-dev cracklib-runtime
 pkg-config check
 postgresql postgresql-client
 python3 python3-pytest python3-requests python3-psycopg2 python3-aiosmtpd
-python3-stripe python3-cryptography
+python3-stripe python3-cryptography python3-jsonschema python3-yaml
 redis-server redis-tools
 "
 [ "${JKLG_BENCH:-}" ] && PACKAGES="$PACKAGES wrk"
