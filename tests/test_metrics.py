@@ -10,7 +10,9 @@ from payments_helpers import (Staff, confirm_and_deliver,
                               customer_with_booking, deliver, open_intent)
 
 METRICS = "/api/admin/metrics"
-SAMPLE = re.compile(r'^(jklg_[a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+)$')
+# Label values may hold braces themselves: route="/api/x/{id}".
+SAMPLE = re.compile(r'^(jklg_[a-z_]+)(\{(?:[a-z_]+="[^"]*",?)+\})? '
+                    r'(-?[0-9.e+]+)$')
 
 
 def scrape(server):
