@@ -1,6 +1,8 @@
 """Configuration mistakes stop Apache at startup with a message that names
 the directive (and the virtual host) and says what to write instead."""
 
+import subprocess
+
 import pytest
 
 from harness.httpd import MODULES_DIR, REPO_ROOT, Httpd, HttpdError
@@ -123,24 +125,41 @@ def free_port_pair():
     return free_port()
 
 
-def test_shipped_example_vhost_is_valid(make_httpd, tmp_path):
+@pytest.mark.parametrize("tls", [False, True])
+def test_shipped_example_vhost_is_valid(make_httpd, tmp_path, tls):
     key = tmp_path / "jwt.key"
     key.write_text("k" * 48 + "\n")
     example = tmp_path / "example.conf"
     for name, value in (("stripe.key", "sk_live_example"),
                         ("whsec.key", "whsec_example")):
         (tmp_path / name).write_text(value + "\n")
+    cert_dir = "/etc/letsencrypt/live/api.travel.example"
+    if tls:     # mod_ssl loaded: its lines are checked against a real pair
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-days", "1", "-subj", "/CN=api.test",
+                        "-keyout", str(tmp_path / "privkey.pem"),
+                        "-out", str(tmp_path / "fullchain.pem")],
+                       check=True, capture_output=True)
+        cert_dir = str(tmp_path)
     example.write_text((REPO_ROOT / "conf" / "jklg.conf").read_text()
+                       .replace("/etc/letsencrypt/live/api.travel.example",
+                                cert_dir)
                        .replace("/etc/apache2/jklg-jwt-2026.key", str(key))
                        .replace("/etc/apache2/jklg-stripe.key",
                                 str(tmp_path / "stripe.key"))
                        .replace("/etc/apache2/jklg-whsec.key",
                                 str(tmp_path / "whsec.key")))
-    # mod_reqtimeout loaded, as on Debian, so that the example's
-    # RequestReadTimeout line is checked too.
+    # mod_reqtimeout and mod_alias loaded, as on Debian, so that the
+    # example's RequestReadTimeout and the port-80 Redirect are checked
+    # too (its TLS lines are inside <IfModule ssl_module>).
     httpd = make_httpd("", extra=f'LoadModule reqtimeout_module '
                                  f'{MODULES_DIR}/mod_reqtimeout.so\n'
-                                 f'Include "{example}"\n')
+                                 f'LoadModule alias_module '
+                                 f'{MODULES_DIR}/mod_alias.so\n'
+                                 + (f'LoadModule ssl_module '
+                                    f'{MODULES_DIR}/mod_ssl.so\n'
+                                    if tls else '')
+                                 + f'Include "{example}"\n')
     rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
     assert rc == 0, out
     rc, out = httpd.config_test()
