@@ -10,7 +10,8 @@ from payments_helpers import (assert_error, assert_json, booking_row,
                               concurrently, customer_with_booking, deliver,
                               intents_for, my_booking, one, open_intent,
                               pi_creates, rows, tx_row)
-from test_schema import as_role, cur, rls_role, two_customers  # noqa: F401
+from test_schema import (as_role, cur, new_booking,  # noqa: F401
+                         new_transaction, rls_role, two_customers)
 
 GATEWAY_ERRORS = [r"JKLG00601: payment gateway"]
 
@@ -155,26 +156,14 @@ def test_money_on_a_canceled_intent_is_refunded_not_absorbed(
                (tx["id"],))[0] == 1
 
 
-def test_overpayment_by_a_payment_that_cannot_be_refunded_is_flagged(db):
+def test_overpayment_by_a_payment_that_cannot_be_refunded_is_flagged(cur, db):
     """Direct test of the SQL: a manual payment (no gateway to refund
     through) that over-pays is flagged for staff in the audit log."""
-    with db.cursor() as cur_:
-        cur_.execute("INSERT INTO customers (email, password_hash, first_name,"
-                     " last_name) VALUES (md5(random()::text) || '@x.test',"
-                     " 'h', 'A', 'B') RETURNING id")
-        customer = cur_.fetchone()[0]
-        cur_.execute("INSERT INTO bookings (reference, customer_id, description,"
-                     " travel_start, travel_end, amount_total, currency) VALUES"
-                     " (md5(random()::text), %s, 'x', '2027-01-01', '2027-01-02',"
-                     " 1000, 'eur') RETURNING id", (customer,))
-        booking = cur_.fetchone()[0]
-        for _ in range(2):
-            cur_.execute("INSERT INTO transactions (booking_id, gateway, amount,"
-                         " currency, status) VALUES (%s, 'manual', 700, 'eur',"
-                         " 'succeeded') RETURNING id", (booking,))
-        tx = cur_.fetchone()[0]
-        cur_.execute("SELECT jklg_overpayment_refund(%s)", (tx,))
-        assert cur_.fetchone()[0] == {"flagged": 400}
+    booking = new_booking(cur, total=1000)
+    new_transaction(cur, booking, 700)
+    tx = new_transaction(cur, booking, 700)
+    cur.execute("SELECT jklg_overpayment_refund(%s)", (tx,))
+    assert cur.fetchone()[0] == {"flagged": 400}
     assert {"overpayment": 400, "action": "staff to refund"} in \
         audit_details(db, tx)
     assert one(db, "SELECT count(*) FROM refunds WHERE transaction_id = %s",
