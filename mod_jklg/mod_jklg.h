@@ -113,9 +113,13 @@ typedef struct {
 
 typedef int (*jklg_handler_fn)(jklg_req_t *req);
 
+/* What a route requires, checked by the dispatcher before its handler
+ * runs, so that no handler can forget it. */
 enum {
     JKLG_BODY = 1 << 0,             /* route takes a JSON object body */
-    JKLG_RAW_BODY = 1 << 1          /* route takes the bytes (signatures) */
+    JKLG_RAW_BODY = 1 << 1,         /* route takes the bytes (signatures) */
+    JKLG_AUTH = 1 << 2,             /* a customer's bearer token (401) */
+    JKLG_STAFF = 1 << 3             /* a user authenticated by Apache (403) */
 };
 
 typedef struct jklg_endpoint_t {
@@ -129,6 +133,8 @@ typedef struct jklg_endpoint_t {
 extern const jklg_statement_t *const jklg_statement_sets[];
 extern const jklg_statement_t jklg_customer_statements[];
 extern const jklg_statement_t jklg_payment_statements[];
+extern const jklg_statement_t jklg_profile_statements[];
+extern const jklg_statement_t jklg_history_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
 
@@ -152,6 +158,47 @@ void jklg_db_child_init(apr_pool_t *pchild, server_rec *s);
  * none to be had. *err for the error log. */
 apr_status_t jklg_db_take(server_rec *s, request_rec *r, apr_pool_t *p,
                           ap_dbd_t **dbd, jklg_db_t *db, const char **err);
+
+/* mod_jklg_call.c: the one way a handler runs its SQL and finishes. A
+ * call is a statement "SELECT outcome, body, emails FROM jklg.fn(...)"
+ * (JKLG_CALL_SQL); on a JKLG_AUTH route the session and the customer of
+ * the token come first (JKLG_AUTHED), and the function answers the outcome
+ * "unauthorized" when the session is not live. */
+#define JKLG_CALL_SQL(fn, params) \
+    "SELECT outcome, body::text, array_to_string(emails, ' ') " \
+    "FROM jklg." fn "(" params ")"
+#define JKLG_AUTHED "p_session => %s::uuid, p_customer => %s::uuid"
+
+/* How an area answers an outcome: status, and for errors the envelope's
+ * code and message (the body's "fields" become the error's fields). A
+ * NULL code answers the body. Ends with {NULL}. */
+typedef struct {
+    const char *outcome;
+    int status;
+    const char *code;
+    const char *message;
+} jklg_outcome_map_t;
+
+typedef struct {
+    const char *outcome;
+    const char *body;               /* JSON text, or NULL */
+    json_t *json;                   /* body parsed, by jklg_result_json */
+} jklg_result_t;
+
+/* Runs a call, hands the mails it queued to the mail threads: 1 with res,
+ * or 0 after answering the database's failure (503, 500). */
+int jklg_call(jklg_req_t *req, const char *label, int nargs,
+              const char *const *args, jklg_result_t *res);
+/* The body as JSON (parsed once, owned by the request), or NULL. */
+json_t *jklg_result_json(jklg_req_t *req, const jklg_result_t *res);
+/* Answers res as map says, else as the common outcomes say (ok 200,
+ * created 201, accepted 202, deleted 204, unauthorized 401, not_found 404,
+ * conflict 409, invalid 422); an unknown outcome is a logged 500. */
+int jklg_finish(jklg_req_t *req, const jklg_result_t *res,
+                const jklg_outcome_map_t *map);
+/* Both; always OK for the handler to return. */
+int jklg_call_finish(jklg_req_t *req, const char *label, int nargs,
+                     const char *const *args, const jklg_outcome_map_t *map);
 
 /* mod_jklg_routes.c */
 extern const jklg_endpoint_t jklg_endpoints[];

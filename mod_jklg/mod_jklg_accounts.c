@@ -440,15 +440,3 @@ int jklg_customer_login(jklg_req_t *req)
     }
     return reply_login(req, customer_id, rows.rows[0]);
 }
-
-int jklg_customer_logout(jklg_req_t *req)
-{
-    jklg_rows_t rows;
-
-    if (!jklg_req_auth(req)
-        || !jklg_auth_query(req, "jklg_c_logout", 1, &req->session_id,
-                            &rows)) {
-        return OK;
-    }
-    return jklg_reply(req, HTTP_NO_CONTENT, NULL);
-}

@@ -1,6 +1,8 @@
 /* Authenticated customer endpoints: /me, password change, sessions,
- * addresses, preferences. Each is one statement that checks the session
- * and does the work; a foreign or unknown id is simply not found. */
+ * addresses, preferences. Each is one call of a jklg.* function
+ * (sql/009_api_shape.sql) that checks the session and does the work; a
+ * foreign or unknown id is simply not found. The routes carry JKLG_AUTH,
+ * so the token is verified before a handler runs. */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -10,25 +12,35 @@
 
 #define ADDRESS_LIMIT "50"
 
-/* Authenticates, runs label, answers its body (second column) with
- * status, or 404 when the body is NULL. */
-static int answer(jklg_req_t *req, const char *label, int nargs,
-                  const char *const *args, int status)
-{
-    jklg_rows_t rows;
-    const char *body;
+const jklg_statement_t jklg_profile_statements[] = {
+    {"jklg_me_get", JKLG_CALL_SQL("me_get", JKLG_AUTHED)},
+    {"jklg_me_patch", JKLG_CALL_SQL("me_patch", JKLG_AUTHED
+     ", p_fields => %s::jsonb")},
+    {"jklg_me_password_lookup", JKLG_CALL_SQL("me_password_lookup",
+     JKLG_AUTHED)},
+    {"jklg_me_password_set", JKLG_CALL_SQL("me_password_set", JKLG_AUTHED
+     ", p_hash => %s, p_reset_url => %s")},
+    {"jklg_me_sessions", JKLG_CALL_SQL("me_sessions", JKLG_AUTHED)},
+    {"jklg_me_session_delete", JKLG_CALL_SQL("me_session_delete",
+     JKLG_AUTHED ", p_id => %s::uuid")},
+    {"jklg_logout", JKLG_CALL_SQL("logout", JKLG_AUTHED)},
+    {"jklg_me_addresses", JKLG_CALL_SQL("me_addresses", JKLG_AUTHED)},
+    {"jklg_me_address_save", JKLG_CALL_SQL("me_address_save", JKLG_AUTHED
+     ", p_id => %s::uuid, p_fields => %s::jsonb, p_limit => %s::int")},
+    {"jklg_me_address_delete", JKLG_CALL_SQL("me_address_delete",
+     JKLG_AUTHED ", p_id => %s::uuid")},
+    {"jklg_me_preferences", JKLG_CALL_SQL("me_preferences", JKLG_AUTHED)},
+    {"jklg_me_preferences_put", JKLG_CALL_SQL("me_preferences_put",
+     JKLG_AUTHED ", p_language => %s, p_currency => %s, "
+     "p_marketing_emails => %s::boolean, p_newsletter => %s::boolean")},
+    {NULL, NULL}
+};
 
-    if (!jklg_req_auth(req)
-        || !jklg_auth_query(req, label, nargs, args, &rows)) {
-        return OK;
-    }
-    body = jklg_auth_value(&rows, 1);
-    if (!body) {
-        return jklg_reply_not_found(req);
-    }
-    return status == HTTP_NO_CONTENT ? jklg_reply(req, status, NULL)
-                                     : jklg_reply_text(req, status, body);
-}
+static const jklg_outcome_map_t profile_outcomes[] = {
+    {"address_limit", HTTP_CONFLICT, "conflict",
+     "You cannot store more than " ADDRESS_LIMIT " addresses."},
+    {NULL, 0, NULL, NULL}
+};
 
 /* The {id} of the route, or NULL after answering 404 for a non-id. */
 static const char *path_id(jklg_req_t *req)
@@ -36,42 +48,49 @@ static const char *path_id(jklg_req_t *req)
     const char *id = apr_table_get(req->params, "id");
 
     if (!jklg_is_uuid(id)) {
-        if (jklg_req_auth(req)) {   /* strangers get 401, not 404 */
-            jklg_reply_not_found(req);
-        }
+        jklg_reply_not_found(req);
         return NULL;
     }
     return id;
 }
 
+/* Copies a checked value, or an explicit null the client sent. */
+static void put(json_t *out, const json_t *body, const char *key,
+                const char *value)
+{
+    if (value) {
+        json_object_set_new(out, key, json_string(value));
+    }
+    else if (json_is_null(json_object_get(body, key))) {
+        json_object_set_new(out, key, json_null());
+    }
+}
+
 int jklg_me_get(jklg_req_t *req)
 {
-    return answer(req, "jklg_c_me", 0, NULL, HTTP_OK);
+    return jklg_call_finish(req, "jklg_me_get", 0, NULL, profile_outcomes);
 }
 
 int jklg_me_patch(jklg_req_t *req)
 {
     static const char *const allowed[] = {"first_name", "last_name", "phone",
                                           NULL};
+    json_t *fields = jklg_json_own(req->r->pool, json_object());
+    const char *args[1];
     jklg_check_t c;
-    const char *first, *last, *phone;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
-    first = jklg_check_text(&c, "first_name", 0, 1, 100);
-    last = jklg_check_text(&c, "last_name", 0, 1, 100);
-    phone = jklg_check_phone(&c, "phone", JKLG_NULLABLE);
-    if (!jklg_req_auth(req)) {
-        return OK;
-    }
+    put(fields, req->body, "first_name",
+        jklg_check_text(&c, "first_name", 0, 1, 100));
+    put(fields, req->body, "last_name",
+        jklg_check_text(&c, "last_name", 0, 1, 100));
+    put(fields, req->body, "phone",
+        jklg_check_phone(&c, "phone", JKLG_NULLABLE));
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
-    {
-        const char *args[] = {first, last,
-                              jklg_check_present(&c, "phone") ? "t" : "f",
-                              phone};
-        return answer(req, "jklg_c_me_patch", 4, args, HTTP_OK);
-    }
+    args[0] = jklg_json_dump(req->r->pool, fields);
+    return jklg_call_finish(req, "jklg_me_patch", 1, args, profile_outcomes);
 }
 
 /* The current password's check and the new hash, in one hash slot taken
@@ -82,17 +101,23 @@ static const char *password_change_hash(jklg_req_t *req, jklg_check_t *c,
                                         const char *wanted)
 {
     const char *hash = NULL, *why;
-    jklg_rows_t rows;
+    jklg_result_t res;
+    json_t *found;
 
-    if (!jklg_auth_query(req, "jklg_c_password_lookup", 0, NULL, &rows)) {
+    if (!jklg_call(req, "jklg_me_password_lookup", 0, NULL, &res)) {
         return NULL;
     }
-    if (jklg_auth_verify(req, jklg_auth_value(&rows, 1), current)
+    if (strcmp(res.outcome, "ok")) {
+        jklg_finish(req, &res, profile_outcomes);
+        return NULL;
+    }
+    found = jklg_result_json(req, &res);
+    if (jklg_auth_verify(req, jklg_json_str(found, "password_hash"), current)
         == JKLG_PASSWORD_MISMATCH) {
         jklg_check_fail(c, "current_password", "is not correct");
     }
     else if ((why = jklg_password_policy(req->r->pool, wanted,
-                                         jklg_auth_value(&rows, 2),
+                                         jklg_json_str(found, "email"),
                                          jklg_conf_password_min(req->conf)))) {
         jklg_check_fail(c, "new_password", why);
     }
@@ -112,15 +137,11 @@ int jklg_me_password(jklg_req_t *req)
     static const char *const allowed[] = {"current_password", "new_password",
                                           NULL};
     jklg_check_t c;
-    jklg_rows_t rows;
     const char *current, *wanted, *hash;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     current = jklg_check_raw(&c, "current_password", JKLG_REQUIRED);
     wanted = jklg_check_raw(&c, "new_password", JKLG_REQUIRED);
-    if (!jklg_req_auth(req)) {
-        return OK;
-    }
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
@@ -134,53 +155,41 @@ int jklg_me_password(jklg_req_t *req)
         return OK;
     }
     {
-        const char *args[] = {hash, req->session_id, apr_pstrcat(
-                              req->r->pool, req->conf->public_url,
-                              "/forgot-password", NULL)};
-        if (!jklg_auth_query(req, "jklg_c_password_set", 3, args, &rows)) {
-            return OK;
-        }
+        const char *args[] = {hash, apr_pstrcat(req->r->pool,
+                              req->conf->public_url, "/forgot-password",
+                              NULL)};
+        return jklg_call_finish(req, "jklg_me_password_set", 2, args,
+                                profile_outcomes);
     }
-    if (jklg_auth_value(&rows, 1)) {
-        jklg_mailer_push(req->r->server, jklg_auth_value(&rows, 1));
-    }
-    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool, json_pack(
-                      "{s:s}", "message", "Your password has been changed; "
-                      "your other sessions were signed out.")));
 }
 
 int jklg_me_sessions(jklg_req_t *req)
 {
-    /* The argument is read after authentication has set it. */
-    return answer(req, "jklg_c_sessions", 1, &req->session_id, HTTP_OK);
+    return jklg_call_finish(req, "jklg_me_sessions", 0, NULL,
+                            profile_outcomes);
 }
 
 int jklg_me_session_delete(jklg_req_t *req)
 {
     const char *id = path_id(req);
 
-    return id ? answer(req, "jklg_c_session_delete", 1, &id, HTTP_NO_CONTENT)
+    return id ? jklg_call_finish(req, "jklg_me_session_delete", 1, &id,
+                                 profile_outcomes)
               : OK;
+}
+
+int jklg_customer_logout(jklg_req_t *req)
+{
+    return jklg_call_finish(req, "jklg_logout", 0, NULL, profile_outcomes);
 }
 
 int jklg_me_addresses(jklg_req_t *req)
 {
-    return answer(req, "jklg_c_addresses", 0, NULL, HTTP_OK);
+    return jklg_call_finish(req, "jklg_me_addresses", 0, NULL,
+                            profile_outcomes);
 }
 
-/* Copies a checked value, or an explicit null the client sent. */
-static void put(json_t *out, const json_t *body, const char *key,
-                const char *value)
-{
-    if (value) {
-        json_object_set_new(out, key, json_string(value));
-    }
-    else if (json_is_null(json_object_get(body, key))) {
-        json_object_set_new(out, key, json_null());
-    }
-}
-
-/* Validated address members as a JSON object for jklg_address_save. */
+/* Validated address members as a JSON object for jklg.me_address_save. */
 static json_t *address_fields(jklg_check_t *c, int creating)
 {
     static const char *const allowed[] = {"label", "line1", "line2", "city",
@@ -207,66 +216,50 @@ static json_t *address_fields(jklg_check_t *c, int creating)
     return out;
 }
 
-static int save_address(jklg_req_t *req, const char *id, int status)
+static int save_address(jklg_req_t *req, const char *id)
 {
     jklg_check_t c;
-    json_t *fields, *result;
-    jklg_rows_t rows;
+    json_t *fields;
 
     c.p = req->r->pool;
     c.body = req->body;
     fields = address_fields(&c, id == NULL);
-    if (!jklg_req_auth(req)) {
-        return OK;
-    }
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
     {
         const char *args[] = {id, jklg_json_dump(req->r->pool, fields),
                               ADDRESS_LIMIT};
-        if (!jklg_auth_query(req, "jklg_c_address_save", 3, args, &rows)) {
-            return OK;
-        }
+        return jklg_call_finish(req, "jklg_me_address_save", 3, args,
+                                profile_outcomes);
     }
-    result = jklg_json_own(req->r->pool,
-                           json_loads(jklg_auth_value(&rows, 1)
-                                      ? jklg_auth_value(&rows, 1) : "null",
-                                      0, NULL));
-    if (!json_is_object(result)) {
-        return jklg_reply_not_found(req);
-    }
-    if (json_object_get(result, "limit")) {
-        return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
-                                "You cannot store more than " ADDRESS_LIMIT
-                                " addresses.", NULL);
-    }
-    return jklg_reply(req, status, result);
 }
 
 int jklg_me_address_create(jklg_req_t *req)
 {
-    return save_address(req, NULL, HTTP_CREATED);
+    return save_address(req, NULL);
 }
 
 int jklg_me_address_patch(jklg_req_t *req)
 {
     const char *id = path_id(req);
 
-    return id ? save_address(req, id, HTTP_OK) : OK;
+    return id ? save_address(req, id) : OK;
 }
 
 int jklg_me_address_delete(jklg_req_t *req)
 {
     const char *id = path_id(req);
 
-    return id ? answer(req, "jklg_c_address_delete", 1, &id, HTTP_NO_CONTENT)
+    return id ? jklg_call_finish(req, "jklg_me_address_delete", 1, &id,
+                                 profile_outcomes)
               : OK;
 }
 
 int jklg_me_preferences(jklg_req_t *req)
 {
-    return answer(req, "jklg_c_preferences", 0, NULL, HTTP_OK);
+    return jklg_call_finish(req, "jklg_me_preferences", 0, NULL,
+                            profile_outcomes);
 }
 
 /* PUT replaces the whole resource: an absent member takes its default. */
@@ -284,9 +277,6 @@ int jklg_me_preferences_put(jklg_req_t *req)
     currency = jklg_check_currency_code(&c, "currency", 0);
     jklg_check_bool(&c, "marketing_emails", 0, &marketing);
     jklg_check_bool(&c, "newsletter", 0, &newsletter);
-    if (!jklg_req_auth(req)) {
-        return OK;
-    }
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
@@ -294,6 +284,7 @@ int jklg_me_preferences_put(jklg_req_t *req)
         const char *args[] = {language ? language : "en",
                               currency ? currency : "eur",
                               marketing ? "t" : "f", newsletter ? "t" : "f"};
-        return answer(req, "jklg_c_preferences_put", 4, args, HTTP_OK);
+        return jklg_call_finish(req, "jklg_me_preferences_put", 4, args,
+                                profile_outcomes);
     }
 }

@@ -361,6 +361,23 @@ static void refuse_unread_body(request_rec *r, const jklg_endpoint_t *e)
     }
 }
 
+static int refuse_staff(jklg_req_t *req)
+{
+    return jklg_reply_error(req, HTTP_FORBIDDEN, "forbidden",
+                            "Staff authentication is required.", NULL);
+}
+
+/* The route's requirements (after its body is read, so that a malformed
+ * body is a 400 for anyone): 1 when met, else 0 after answering. */
+static int require(jklg_req_t *req, const jklg_endpoint_t *endpoint)
+{
+    if ((endpoint->flags & JKLG_STAFF) && !req->r->user) {
+        refuse_staff(req);
+        return 0;
+    }
+    return !(endpoint->flags & JKLG_AUTH) || jklg_req_auth(req);
+}
+
 static int dispatch(jklg_req_t *req)
 {
     request_rec *r = req->r;
@@ -376,9 +393,7 @@ static int dispatch(jklg_req_t *req)
         apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
         if (!r->user && method != JKLG_OPTIONS) {
             refuse_unread_body(r, NULL);
-            return jklg_reply_error(req, HTTP_FORBIDDEN, "forbidden",
-                                    "Staff authentication is required.",
-                                    NULL);
+            return refuse_staff(req);
         }
     }
     if (!m.allowed) {
@@ -411,7 +426,7 @@ static int dispatch(jklg_req_t *req)
     else if ((rc = ap_discard_request_body(r)) != OK) {
         return rc;
     }
-    return endpoint->handler(req);
+    return require(req, endpoint) ? endpoint->handler(req) : OK;
 }
 
 int jklg_handler(request_rec *r)

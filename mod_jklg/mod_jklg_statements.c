@@ -8,6 +8,8 @@
 const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_outbox_statements,
     jklg_customer_statements,
+    jklg_profile_statements,
+    jklg_history_statements,
     jklg_payment_statements,
     jklg_metrics_statements,
     NULL
