@@ -56,8 +56,13 @@ lock_key=1785424999
 # per migration file that takes the lock, re-checks, applies and records.
 build_script() {
     # Query results go to /dev/null; \echo still reaches stdout.
+    # The tables live in public. The default search_path starts with
+    # "$user", and the module's role is usually called jklg, like the
+    # schema of its SQL API (sql/009): unpinned, later tables would land in
+    # that schema instead.
     cat <<EOF
 SET client_min_messages = warning;
+SET search_path = public;
 \o /dev/null
 BEGIN;
 SELECT pg_advisory_xact_lock($lock_key);
