@@ -6,6 +6,8 @@ responses it receives against it: harness/openapi_check.py.)"""
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,13 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def routes_table(flag=None):
     """(METHOD, path) of every row of mod_jklg_routes.c, macros expanded;
-    with flag, only the rows that have it (JKLG_BODY, JKLG_RAW_BODY)."""
+    with flag, only the rows that have it (JKLG_BODY, JKLG_AUTH ...)."""
     text = (ROOT / "mod_jklg" / "mod_jklg_routes.c").read_text()
     prefixes = dict(re.findall(r'#define (\w+) "([^"]+)"', text))
     rows = set()
     for method, prefix, path, flags in re.findall(
-            r'\{JKLG_(\w+),\s*(?:(\w+) )?"([^"]+)",\s*\w+,\s*(\w+)\}', text):
-        if flag is None or flag == flags:
+            r'\{JKLG_(\w+),\s*(?:(\w+) )?"([^"]+)",\s*\w+,\s*([^}]+)\}', text):
+        if flag is None or flag in re.findall(r"JKLG_\w+", flags):
             rows.add((method, prefixes.get(prefix, "") + path))
     return rows
 
@@ -129,6 +131,29 @@ def test_check_leaves_out_what_the_module_does_not_answer():
             response._content = b"<html>401</html>"
         contract.check(request, response, False)
     assert contract.failures == []
+
+
+def test_route_index_is_generated_from_the_code():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "route_index.py")],
+                          capture_output=True, text=True, check=True)
+    committed = (ROOT / "docs" / "routes.md").read_text()
+    assert committed == proc.stdout, (
+        "docs/routes.md is stale: run "
+        "scripts/route_index.py > docs/routes.md")
+    listed = set(re.findall(r"^\| (\w+) \| `([^`]+)`", committed, re.M))
+    assert listed == routes_table()
+
+
+def test_customer_and_staff_routes_carry_their_requirement():
+    """The dispatcher checks JKLG_AUTH and JKLG_STAFF before a handler:
+    every staff path must carry the flag, and so must every /me path."""
+    staff = routes_table("JKLG_STAFF")
+    customer = routes_table("JKLG_AUTH")
+    for route in routes_table():
+        if route[1].startswith("/api/admin/"):
+            assert route in staff, route
+        if route[1].startswith("/api/customers/me"):
+            assert route in customer, route
 
 
 def test_postman_collection_is_generated_from_the_document():

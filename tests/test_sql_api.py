@@ -1,0 +1,177 @@
+"""The endpoint functions of the jklg schema, called directly as the module
+calls them: their outcomes for live, dead and foreign sessions, what they
+change, and who may execute them. The HTTP suites test the same functions
+through the module; these pin the SQL side of the contract on its own."""
+
+import uuid
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+from test_schema import cur, new_booking, new_customer  # noqa: F401
+
+
+def call(cur, fn, **params):
+    """SELECT outcome, body, emails FROM jklg.fn(p_name => value, ...)."""
+    names = ", ".join(f"p_{k} => %({k})s" for k in params)
+    cur.execute(f"SELECT outcome, body, emails::text[] FROM jklg.{fn}({names})",
+                params)
+    return cur.fetchone()
+
+
+def new_session(cur, customer, expires="1 day"):
+    cur.execute("INSERT INTO customer_sessions (customer_id, ip, user_agent,"
+                " expires_at) VALUES (%s, '192.0.2.1', 'pytest',"
+                " now() + %s::interval) RETURNING id", (customer, expires))
+    return cur.fetchone()[0]
+
+
+@pytest.fixture
+def me(cur):
+    customer = new_customer(cur)
+    return {"session": new_session(cur, customer), "customer": customer}
+
+
+def test_me_get_answers_the_customer_for_a_live_session(cur, me):
+    outcome, body, emails = call(cur, "me_get", **me)
+    assert outcome == "ok" and emails is None
+    assert body["customer"]["id"] == str(me["customer"])
+    assert "password_hash" not in body["customer"]
+
+
+@pytest.mark.parametrize("case", ["expired", "other_customer", "unknown"])
+def test_dead_or_foreign_sessions_are_unauthorized_everywhere(cur, me, case):
+    if case == "expired":
+        me["session"] = new_session(cur, me["customer"], "-1 second")
+    elif case == "other_customer":
+        me["customer"] = new_customer(cur)
+    else:
+        me["session"] = str(uuid.uuid4())
+    for fn, extra in [("me_get", {}), ("me_sessions", {}), ("me_addresses", {}),
+                      ("me_preferences", {}), ("logout", {}),
+                      ("me_patch", {"fields": '{"first_name": "Eve"}'}),
+                      ("me_booking", {"id": str(uuid.uuid4())}),
+                      ("me_session_delete", {"id": str(uuid.uuid4())})]:
+        assert call(cur, fn, **me, **extra)[0] == "unauthorized", fn
+    cur.execute("SELECT first_name FROM customers WHERE id = %s",
+                (me["customer"],))
+    assert cur.fetchone()[0] != "Eve"
+
+
+def test_me_patch_changes_only_the_members_given(cur, me):
+    cur.execute("UPDATE customers SET phone = '+351210000000' WHERE id = %s",
+                (me["customer"],))
+    outcome, body, _ = call(cur, "me_patch", **me,
+                            fields='{"last_name": "Byron"}')
+    assert outcome == "ok"
+    assert body["customer"]["last_name"] == "Byron"
+    assert body["customer"]["first_name"] == "Ada"
+    assert body["customer"]["phone"] == "+351210000000"
+    outcome, body, _ = call(cur, "me_patch", **me, fields='{"phone": null}')
+    assert body["customer"]["phone"] is None
+
+
+def test_password_set_signs_out_the_other_sessions_and_queues_one_mail(cur, me):
+    other = new_session(cur, me["customer"])
+    outcome, body, emails = call(cur, "me_password_set", **me, hash="new-hash",
+                                 reset_url="https://example.com/forgot-password")
+    assert outcome == "ok" and len(emails) == 1
+    cur.execute("SELECT template, data->>'reset_url' FROM email_outbox"
+                " WHERE id = %s", (emails[0],))
+    assert cur.fetchone() == ("password_changed",
+                              "https://example.com/forgot-password")
+    cur.execute("SELECT id FROM customer_sessions WHERE customer_id = %s",
+                (me["customer"],))
+    assert [r[0] for r in cur.fetchall()] == [me["session"]]
+    assert call(cur, "me_get", session=other,
+                customer=me["customer"])[0] == "unauthorized"
+
+
+def test_session_delete_reaches_only_the_customers_own_sessions(cur, me):
+    stranger = new_customer(cur)
+    theirs = new_session(cur, stranger)
+    assert call(cur, "me_session_delete", **me, id=theirs)[0] == "not_found"
+    mine = new_session(cur, me["customer"])
+    assert call(cur, "me_session_delete", **me, id=mine)[0] == "deleted"
+    assert call(cur, "me_session_delete", **me, id=mine)[0] == "not_found"
+    assert call(cur, "me_get", session=theirs, customer=stranger)[0] == "ok"
+
+
+def test_address_save_creates_changes_and_stops_at_the_limit(cur, me):
+    fields = ('{"line1": "Rua Augusta 1", "city": "Lisboa",'
+              ' "postal_code": "1100-048", "country": "PT"}')
+    outcome, body, _ = call(cur, "me_address_save", **me, id=None,
+                            fields=fields, limit=2)
+    assert outcome == "created"
+    first = body["address"]["id"]
+    outcome, body, _ = call(cur, "me_address_save", **me, id=first,
+                            fields='{"city": "Porto"}', limit=2)
+    assert (outcome, body["address"]["city"]) == ("ok", "Porto")
+    assert call(cur, "me_address_save", **me, id=None, fields=fields,
+                limit=2)[0] == "created"
+    outcome, body, _ = call(cur, "me_address_save", **me, id=None,
+                            fields=fields, limit=2)
+    assert (outcome, body) == ("address_limit", {"limit": 2})
+    assert call(cur, "me_address_save", **me, id=str(uuid.uuid4()),
+                fields='{"city": "Faro"}', limit=2)[0] == "not_found"
+
+
+def test_preferences_default_until_saved(cur, me):
+    outcome, body, _ = call(cur, "me_preferences", **me)
+    assert body == {"preferences": {"language": "en", "currency": "eur",
+                                    "marketing_emails": False,
+                                    "newsletter": False}}
+    outcome, body, _ = call(cur, "me_preferences_put", **me, language="pt",
+                            currency="eur", marketing_emails=True,
+                            newsletter=False)
+    assert body["preferences"]["language"] == "pt"
+    assert call(cur, "me_preferences", **me)[1] == body
+
+
+def test_bookings_page_with_a_cursor_and_no_foreign_booking(cur, me):
+    mine = [new_booking(cur, me["customer"]) for _ in range(3)]
+    new_booking(cur)    # someone else's
+    outcome, page, _ = call(cur, "me_bookings", **me, after_time=None,
+                            after_id=None, limit=2)
+    assert outcome == "ok" and len(page["data"]) == 2 and page["next_cursor"]
+    cur.execute("SELECT convert_from(decode(rpad(translate(%s, '-_', '+/'),"
+                " (length(%s) + 3) / 4 * 4, '='), 'base64'), 'UTF8')",
+                (page["next_cursor"], page["next_cursor"]))
+    after_time, after_id = cur.fetchone()[0].split("|")
+    outcome, rest, _ = call(cur, "me_bookings", **me, after_time=after_time,
+                            after_id=after_id, limit=2)
+    assert len(rest["data"]) == 1 and rest["next_cursor"] is None
+    seen = {b["id"] for b in page["data"] + rest["data"]}
+    assert seen == {str(b) for b in mine}
+
+
+def test_booking_of_another_customer_is_not_found(cur, me):
+    theirs = new_booking(cur)
+    assert call(cur, "me_booking", **me, id=theirs)[0] == "not_found"
+    mine = new_booking(cur, me["customer"])
+    outcome, body, _ = call(cur, "me_booking", **me, id=mine)
+    assert outcome == "ok" and body["transactions"] == []
+
+
+def test_logout_ends_only_the_callers_session(cur, me):
+    other = new_session(cur, me["customer"])
+    assert call(cur, "logout", **me)[0] == "deleted"
+    assert call(cur, "logout", **me)[0] == "unauthorized"
+    assert call(cur, "me_get", session=other,
+                customer=me["customer"])[0] == "ok"
+
+
+def test_only_the_owner_may_execute_the_api(pg, me):
+    """PUBLIC has no USAGE on the schema nor EXECUTE on its functions."""
+    pg.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname"
+            " = 'jklg_stranger') THEN CREATE ROLE jklg_stranger LOGIN; END IF;"
+            " END $$", db="postgres")
+    conn = psycopg2.connect(pg.url(role="jklg_stranger"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as stranger:
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                call(stranger, "me_get", **me)
+    finally:
+        conn.close()
