@@ -743,20 +743,6 @@ static apr_status_t attach_message(smtp_job_t *job,
     return APR_SUCCESS;
 }
 
-static apr_status_t map_curl_error(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return APR_TIMEUP;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-        return APR_ECONNREFUSED;
-    default:
-        return APR_EGENERAL;
-    }
-}
-
 /* Belt and braces: no curl message is known to contain the password, but
  * this text goes to logs and to the outbox table. */
 static const char *without_secret(apr_pool_t *p, const char *s,
@@ -797,7 +783,7 @@ static apr_status_t smtp_perform(smtp_job_t *job, const jklg_smtp_t *smtp,
                           ")", NULL);
     }
     *err = without_secret(p, trim(p, why, strlen(why)), smtp->password);
-    return map_curl_error(rc);
+    return jklg_curl_status(rc);
 }
 
 apr_status_t jklg_mail_send_smtp(const jklg_smtp_t *smtp,

@@ -407,27 +407,10 @@ const char *jklg_stripe_refund_status(const char *stripe_status)
     return map_status(REFUND_STATUS, stripe_status);
 }
 
-static int transient_curl_error(CURLcode rc)
-{
-    switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 int jklg_stripe_retryable(CURLcode rc, long status, int hint)
 {
     if (rc != CURLE_OK) {
-        return transient_curl_error(rc);
+        return jklg_curl_transient(rc);
     }
     if (status >= 200 && status < 300) {
         return 0;

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "suites.h"
+#include "jklg_curl.h"
 #include "jklg_mail.h"
 
 static apr_status_t remove_dir(void *data)
@@ -476,6 +477,27 @@ START_TEST(smtp_rejects_other_schemes)
 }
 END_TEST
 
+/* Mail and the gateways share one reading of libcurl's errors. */
+START_TEST(curl_errors_map_to_apr_and_transience)
+{
+    ck_assert_int_eq(jklg_curl_status(CURLE_OK), APR_SUCCESS);
+    ck_assert_int_eq(jklg_curl_status(CURLE_OPERATION_TIMEDOUT), APR_TIMEUP);
+    ck_assert_int_eq(jklg_curl_status(CURLE_COULDNT_CONNECT),
+                     APR_ECONNREFUSED);
+    ck_assert_int_eq(jklg_curl_status(CURLE_COULDNT_RESOLVE_HOST),
+                     APR_ECONNREFUSED);
+    ck_assert_int_eq(jklg_curl_status(CURLE_RECV_ERROR), APR_ECONNRESET);
+    ck_assert_int_eq(jklg_curl_status(CURLE_OUT_OF_MEMORY), APR_ENOMEM);
+    ck_assert_int_eq(jklg_curl_status(CURLE_PEER_FAILED_VERIFICATION),
+                     APR_EGENERAL);
+    ck_assert(jklg_curl_transient(CURLE_OPERATION_TIMEDOUT));
+    ck_assert(jklg_curl_transient(CURLE_SEND_ERROR));
+    ck_assert(!jklg_curl_transient(CURLE_OK));
+    ck_assert(!jklg_curl_transient(CURLE_WRITE_ERROR));
+    ck_assert(!jklg_curl_transient(CURLE_LOGIN_DENIED));
+}
+END_TEST
+
 Suite *suite_mail(void)
 {
     Suite *s = suite_create("mail");
@@ -501,6 +523,7 @@ Suite *suite_mail(void)
     tcase_add_checked_fixture(smtp, test_pool_setup, test_pool_teardown);
     tcase_add_test(smtp, smtp_refused_connection_is_reported);
     tcase_add_test(smtp, smtp_rejects_other_schemes);
+    tcase_add_test(smtp, curl_errors_map_to_apr_and_transience);
     suite_add_tcase(s, smtp);
     return s;
 }
