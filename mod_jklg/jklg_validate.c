@@ -335,6 +335,21 @@ int jklg_is_date(const char *s)
     return s && strlen(s) == 10 && date_prefix_ok(s);
 }
 
+int jklg_is_transaction_status(const char *s)
+{
+    static const char *const statuses[] = {
+        "requires_payment", "processing", "succeeded", "failed", "canceled",
+        "partially_refunded", "refunded", NULL
+    };
+
+    for (int i = 0; s && statuses[i]; i++) {
+        if (!strcmp(s, statuses[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int jklg_is_timestamp(const char *s)
 {
     const char *t;

@@ -52,6 +52,8 @@ const char *jklg_check_currency_code(jklg_check_t *c, const char *key,
 int jklg_is_date(const char *s);
 /* A date, or RFC 3339 date-time with Z or an offset (fractions allowed). */
 int jklg_is_timestamp(const char *s);
+/* One of the statuses a transaction can have (api.md's Transaction). */
+int jklg_is_transaction_status(const char *s);
 
 /* A list cursor made by jklg_cursor() in SQL: base64url (no padding) of
  * "YYYY-MM-DDTHH:MM:SS.ffffff|<uuid>" with a real calendar day and time.

@@ -135,6 +135,7 @@ extern const jklg_statement_t jklg_customer_statements[];
 extern const jklg_statement_t jklg_payment_statements[];
 extern const jklg_statement_t jklg_profile_statements[];
 extern const jklg_statement_t jklg_history_statements[];
+extern const jklg_statement_t jklg_transaction_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
 
@@ -277,10 +278,6 @@ int jklg_req_auth(jklg_req_t *req);
  * rows, or 0 after answering (401, 503, 500). */
 int jklg_auth_query(jklg_req_t *req, const char *label, int nargs,
                     const char *const *args, jklg_rows_t *rows);
-/* A page of one of the customer's lists: label takes, after the session,
- * cursor time (or NULL), cursor time, cursor id, limit + 1, limit, limit,
- * and returns the body {data, next_cursor}. */
-int jklg_auth_list(jklg_req_t *req, const char *label);
 /* Column col of the first row, or NULL. */
 const char *jklg_auth_value(const jklg_rows_t *rows, int col);
 int jklg_reply_unauthorized(jklg_req_t *req);

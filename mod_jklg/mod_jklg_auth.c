@@ -167,26 +167,6 @@ const char *jklg_auth_value(const jklg_rows_t *rows, int col)
     return rows->nrows > 0 && col < rows->ncols ? rows->rows[0][col] : NULL;
 }
 
-int jklg_auth_list(jklg_req_t *req, const char *label)
-{
-    apr_pool_t *p = req->r->pool;
-    jklg_rows_t rows;
-    jklg_page_t page;
-
-    if (!jklg_req_auth(req) || !jklg_req_page(req, &page)) {
-        return OK;
-    }
-    {
-        const char *limit = apr_ltoa(p, page.limit);
-        const char *args[] = {page.time, page.time, page.id,
-                              apr_ltoa(p, page.limit + 1), limit, limit};
-        if (!jklg_auth_query(req, label, 6, args, &rows)) {
-            return OK;
-        }
-    }
-    return jklg_reply_text(req, HTTP_OK, jklg_auth_value(&rows, 1));
-}
-
 /* GET /api/.well-known/jwks.json: the public half of every Ed25519 key,
  * so that the agency's other services verify customer tokens without a
  * shared secret. HS256 keys are secrets and never appear. Public and

@@ -354,30 +354,6 @@ int jklg_payment_intent(jklg_req_t *req)
     return settle_intent(req, gw, opened);
 }
 
-int jklg_payment_transactions(jklg_req_t *req)
-{
-    return jklg_auth_list(req, "jklg_p_transactions");
-}
-
-int jklg_payment_transaction(jklg_req_t *req)
-{
-    const char *id = apr_table_get(req->params, "id");
-    jklg_rows_t rows;
-
-    if (!jklg_req_auth(req)) {
-        return OK;
-    }
-    if (!jklg_is_uuid(id)) {
-        return jklg_reply_not_found(req);
-    }
-    if (!jklg_auth_query(req, "jklg_p_transaction", 1, &id, &rows)) {
-        return OK;
-    }
-    return jklg_auth_value(&rows, 1)
-           ? jklg_reply_text(req, HTTP_OK, jklg_auth_value(&rows, 1))
-           : jklg_reply_not_found(req);
-}
-
 static const char *const event_kinds[] = {
     [JKLG_EVENT_IGNORED] = "ignored",
     [JKLG_EVENT_PROCESSING] = "processing",

@@ -16,11 +16,6 @@
 #define IDEMPOTENCY_KEY_MAX 255
 #define MANUAL_CANCEL_ROUNDS 3
 
-static const char *const statuses[] = {
-    "requires_payment", "processing", "succeeded", "failed", "canceled",
-    "partially_refunded", "refunded", NULL
-};
-
 static int reply_conflict(jklg_req_t *req, const char *why)
 {
     return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
@@ -142,76 +137,6 @@ int jklg_staff_booking_create(jklg_req_t *req)
     return jklg_reply_text(req, HTTP_CREATED, jklg_auth_value(&rows, 1));
 }
 
-/* ?status=&booking_id=&customer_id=&since=&until=: NULL when absent;
- * problems go to fields. */
-static const char *filter(apr_table_t *args, const char *key,
-                          int (*valid)(const char *), json_t *fields,
-                          const char *message)
-{
-    const char *v = apr_table_get(args, key);
-
-    if (v && !valid(v)) {
-        json_object_set_new(fields, key, json_string(message));
-        return NULL;
-    }
-    return v;
-}
-
-static int is_status(const char *s)
-{
-    for (int i = 0; statuses[i]; i++) {
-        if (!strcmp(s, statuses[i])) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-int jklg_staff_transactions(jklg_req_t *req)
-{
-    apr_pool_t *p = req->r->pool;
-    apr_table_t *args = jklg_req_args(req);
-    json_t *fields = jklg_json_own(p, json_object());
-    const char *status, *booking, *customer, *since, *until;
-    jklg_page_t page;
-    jklg_rows_t rows;
-    const char *err;
-    apr_status_t rv;
-
-    status = filter(args, "status", is_status, fields,
-                    "must be a transaction status");
-    booking = filter(args, "booking_id", jklg_is_uuid, fields,
-                     "must be a booking id");
-    customer = filter(args, "customer_id", jklg_is_uuid, fields,
-                      "must be a customer id");
-    since = filter(args, "since", jklg_is_timestamp, fields,
-                   "must be a date or an RFC 3339 time");
-    until = filter(args, "until", jklg_is_timestamp, fields,
-                   "must be a date or an RFC 3339 time");
-    if (json_object_size(fields)) {
-        return jklg_reply_invalid(req, fields);
-    }
-    if (!jklg_req_page(req, &page)) {
-        return OK;
-    }
-    if (!jklg_req_db(req)) {
-        return jklg_reply_unavailable(req);
-    }
-    {
-        const char *limit = apr_ltoa(p, page.limit);
-        const char *a[] = {status, status, booking, booking, customer,
-                           customer, since, since, until, until, page.time,
-                           page.time, page.id, apr_ltoa(p, page.limit + 1),
-                           limit, limit};
-        rv = jklg_db_query(&req->db, p, "jklg_s_transactions", 16, a, &rows,
-                           &err);
-    }
-    if (rv != APR_SUCCESS) {
-        return jklg_reply_db_error(req, rv, err);
-    }
-    return jklg_reply_text(req, HTTP_OK, jklg_db_value(&rows));
-}
-
 /* The {id} of the route if it is an id, else NULL after answering 404. */
 static const char *path_id(jklg_req_t *req)
 {
@@ -222,29 +147,6 @@ static const char *path_id(jklg_req_t *req)
         return NULL;
     }
     return id;
-}
-
-int jklg_staff_transaction(jklg_req_t *req)
-{
-    const char *id = path_id(req);
-    jklg_rows_t rows;
-    const char *err;
-    apr_status_t rv;
-
-    if (!id) {
-        return OK;
-    }
-    if (!jklg_req_db(req)) {
-        return jklg_reply_unavailable(req);
-    }
-    rv = jklg_db_query(&req->db, req->r->pool, "jklg_s_transaction", 1, &id,
-                       &rows, &err);
-    if (rv != APR_SUCCESS) {
-        return jklg_reply_db_error(req, rv, err);
-    }
-    return jklg_db_value(&rows)
-           ? jklg_reply_text(req, HTTP_OK, jklg_db_value(&rows))
-           : jklg_reply_not_found(req);
 }
 
 /* A staff client's Idempotency-Key makes a double submit return the first

@@ -175,3 +175,52 @@ def test_only_the_owner_may_execute_the_api(pg, me):
                 call(stranger, "me_get", **me)
     finally:
         conn.close()
+
+
+# -- transactions (sql/017) ---------------------------------------------------
+
+def new_payment(cur, booking, amount=2500, status="succeeded"):
+    cur.execute("INSERT INTO transactions (booking_id, gateway, amount,"
+                " currency, status) VALUES (%s, 'manual', %s, 'eur', %s)"
+                " RETURNING id", (booking, amount, status))
+    return cur.fetchone()[0]
+
+
+def test_customer_sees_only_transactions_of_their_bookings(cur, me):
+    mine = new_payment(cur, new_booking(cur, me["customer"]))
+    theirs = new_payment(cur, new_booking(cur))
+    outcome, body, _ = call(cur, "me_transaction", **me, id=mine)
+    assert outcome == "ok" and body["transaction"]["id"] == str(mine)
+    assert call(cur, "me_transaction", **me, id=theirs)[0] == "not_found"
+    outcome, page, _ = call(cur, "me_transactions", **me, after_time=None,
+                            after_id=None, limit=100)
+    assert [t["id"] for t in page["data"]] == [str(mine)]
+
+
+def test_staff_transactions_filters_combine(cur):
+    customer = new_customer(cur)
+    booking = new_booking(cur, customer, total=100000)
+    paid = new_payment(cur, booking, status="succeeded")
+    failed = new_payment(cur, booking, status="failed")
+    new_payment(cur, new_booking(cur), status="succeeded")
+
+    def ids(**filters):
+        params = dict(status=None, booking=None, customer=None, since=None,
+                      until=None, after_time=None, after_id=None, limit=100)
+        params.update(filters)
+        outcome, page, _ = call(cur, "staff_transactions", **params)
+        assert outcome == "ok"
+        return {t["id"] for t in page["data"]}
+
+    assert ids(customer=customer) == {str(paid), str(failed)}
+    assert ids(customer=customer, status="failed") == {str(failed)}
+    assert ids(booking=booking, until="2000-01-01T00:00:00Z") == set()
+    assert str(paid) in ids(since="2000-01-01T00:00:00Z", status="succeeded")
+
+
+def test_staff_transaction_has_its_audit_log_and_refunds(cur):
+    tx = new_payment(cur, new_booking(cur))
+    outcome, body, _ = call(cur, "staff_transaction", id=tx)
+    assert outcome == "ok"
+    assert set(body) == {"transaction", "audit_log", "refunds"}
+    assert call(cur, "staff_transaction", id=str(uuid.uuid4()))[0] == "not_found"

@@ -186,6 +186,18 @@ START_TEST(timestamps)
 }
 END_TEST
 
+START_TEST(transaction_statuses)
+{
+    ck_assert(jklg_is_transaction_status("succeeded"));
+    ck_assert(jklg_is_transaction_status("partially_refunded"));
+    ck_assert(jklg_is_transaction_status("requires_payment"));
+    ck_assert(!jklg_is_transaction_status("cancelled"));
+    ck_assert(!jklg_is_transaction_status("SUCCEEDED"));
+    ck_assert(!jklg_is_transaction_status(""));
+    ck_assert(!jklg_is_transaction_status(NULL));
+}
+END_TEST
+
 START_TEST(utf8_code_points)
 {
     ck_assert_uint_eq(jklg_utf8_chars(""), 0);
@@ -288,6 +300,7 @@ Suite *suite_validate(void)
     tcase_add_test(tc, uuids);
     tcase_add_test(tc, dates_are_real_days);
     tcase_add_test(tc, timestamps);
+    tcase_add_test(tc, transaction_statuses);
     tcase_add_test(tc, utf8_code_points);
     tcase_add_test(tc, cursors_made_by_sql_parse);
     tcase_add_test(tc, cursors_with_impossible_dates_refused);
