@@ -136,6 +136,7 @@ extern const jklg_statement_t jklg_payment_statements[];
 extern const jklg_statement_t jklg_profile_statements[];
 extern const jklg_statement_t jklg_history_statements[];
 extern const jklg_statement_t jklg_transaction_statements[];
+extern const jklg_statement_t jklg_account_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
 

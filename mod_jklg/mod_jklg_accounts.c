@@ -44,6 +44,40 @@ static int reply_invalid_token(jklg_req_t *req)
                             "This link is invalid or has expired.", NULL);
 }
 
+const jklg_statement_t jklg_account_statements[] = {
+    {"jklg_register", JKLG_CALL_SQL("register", "p_email => %s, "
+     "p_password_hash => %s, p_first_name => %s, p_last_name => %s, "
+     "p_phone => %s, p_token_hash => %s, p_verify_url => %s, "
+     "p_login_url => %s, p_reset_url => %s")},
+    {"jklg_verify_email", JKLG_CALL_SQL("verify_email", "p_token_hash => %s")},
+    {"jklg_resend_verification", JKLG_CALL_SQL("resend_verification",
+     "p_email => %s, p_token_hash => %s, p_verify_url => %s")},
+    {"jklg_forgot_password", JKLG_CALL_SQL("forgot_password",
+     "p_email => %s, p_token_hash => %s, p_reset_url => %s")},
+    {NULL, NULL}
+};
+
+static const jklg_outcome_map_t account_outcomes[] = {
+    {"invalid_token", HTTP_BAD_REQUEST, "invalid_token",
+     "This link is invalid or has expired."},
+    {NULL, 0, NULL, NULL}
+};
+
+/* Runs a flow that may queue mail and answers the same 202 whatever it
+ * found, so that no answer tells whether an address has an account. */
+static int sent(jklg_req_t *req, const char *label, int nargs,
+                const char *const *args)
+{
+    jklg_result_t res;
+
+    if (!jklg_call(req, label, nargs, args, &res)) {
+        return OK;
+    }
+    return strcmp(res.outcome, "accepted") ? jklg_finish(req, &res,
+                                                         account_outcomes)
+                                           : reply_sent(req);
+}
+
 /* Runs an unauthenticated statement; 0 after answering a database error. */
 static int run(jklg_req_t *req, const char *label, int nargs,
                const char *const *args, jklg_rows_t *rows)
@@ -102,7 +136,6 @@ int jklg_customer_register(jklg_req_t *req)
     jklg_check_t c;
     const char *email, *password, *first, *last, *phone, *hash, *token;
     const char *token_hash;
-    jklg_rows_t rows;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     email = jklg_check_email(&c, "email", JKLG_REQUIRED);
@@ -127,17 +160,13 @@ int jklg_customer_register(jklg_req_t *req)
     }
     {
         const char *args[] = {
-            email, email, hash, first, last, phone, token_hash,
+            email, hash, first, last, phone, token_hash,
             apr_pstrcat(req->r->pool, front_url(req, "/verify-email?token="),
                         token, NULL),
-            email, front_url(req, "/login"), front_url(req, "/forgot-password")
+            front_url(req, "/login"), front_url(req, "/forgot-password")
         };
-        if (!run(req, "jklg_c_register", 11, args, &rows)) {
-            return OK;
-        }
+        return sent(req, "jklg_register", 9, args);
     }
-    push_all(req, &rows);
-    return reply_sent(req);
 }
 
 /* The token member as its hash, or 0 after answering. */
@@ -161,7 +190,6 @@ int jklg_customer_verify_email(jklg_req_t *req)
     static const char *const allowed[] = {"token", NULL};
     const char *hash = NULL;
     jklg_check_t c;
-    jklg_rows_t rows;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     if (jklg_rate_limited(req, "verify_ip", ip_key(req))
@@ -171,16 +199,8 @@ int jklg_customer_verify_email(jklg_req_t *req)
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
-    {
-        const char *args[] = {hash, hash};
-        if (!run(req, "jklg_c_verify", 2, args, &rows)) {
-            return OK;
-        }
-    }
-    if (!jklg_db_value(&rows)) {
-        return reply_invalid_token(req);
-    }
-    return jklg_reply_text(req, HTTP_OK, jklg_db_value(&rows));
+    return jklg_call_finish(req, "jklg_verify_email", 1, &hash,
+                            account_outcomes);
 }
 
 /* {email} bodies of resend-verification and forgot-password. */
@@ -203,7 +223,6 @@ int jklg_customer_resend(jklg_req_t *req)
 {
     const char *email = email_only(req);
     const char *token, *hash;
-    jklg_rows_t rows;
 
     if (!email || jklg_rate_limited(req, "resend_ip", ip_key(req))
         || jklg_rate_limited(req, "resend_email", email)
@@ -214,19 +233,14 @@ int jklg_customer_resend(jklg_req_t *req)
         const char *args[] = {email, hash, apr_pstrcat(req->r->pool,
                               front_url(req, "/verify-email?token="), token,
                               NULL)};
-        if (!run(req, "jklg_c_resend", 3, args, &rows)) {
-            return OK;
-        }
+        return sent(req, "jklg_resend_verification", 3, args);
     }
-    push_all(req, &rows);
-    return reply_sent(req);
 }
 
 int jklg_customer_forgot(jklg_req_t *req)
 {
     const char *email = email_only(req);
     const char *token, *hash;
-    jklg_rows_t rows;
 
     if (!email || jklg_rate_limited(req, "forgot_ip", ip_key(req))
         || jklg_rate_limited(req, "forgot_email", email)
@@ -237,12 +251,8 @@ int jklg_customer_forgot(jklg_req_t *req)
         const char *args[] = {email, hash, apr_pstrcat(req->r->pool,
                               front_url(req, "/reset-password/"), token,
                               NULL)};
-        if (!run(req, "jklg_c_forgot", 3, args, &rows)) {
-            return OK;
-        }
+        return sent(req, "jklg_forgot_password", 3, args);
     }
-    push_all(req, &rows);
-    return reply_sent(req);
 }
 
 /* Whose token it is, the policy check and the new hash, in one hash slot

@@ -6,51 +6,6 @@
 #include "mod_jklg.h"
 
 const jklg_statement_t jklg_customer_statements[] = {
-    /* email, hash, first, last, phone, token hash, verify url, login url,
-     * forgot url. New address: account + token + verification email;
-     * known address: only the account_exists notice. */
-    {"jklg_c_register",
-     "WITH existing AS (SELECT id, first_name FROM customers WHERE email = %s), "
-     "created AS (INSERT INTO customers (email, password_hash, first_name, "
-     "  last_name, phone) SELECT %s, %s, %s, %s, %s "
-     "  WHERE NOT EXISTS (SELECT 1 FROM existing) "
-     "  ON CONFLICT (email) DO NOTHING RETURNING id, email, first_name), "
-     "token AS (INSERT INTO email_verification_tokens (customer_id, "
-     "  token_hash, expires_at) SELECT id, decode(%s, 'hex'), "
-     "  now() + interval '24 hours' FROM created) "
-     "INSERT INTO email_outbox (template, recipient, data) "
-     "SELECT 'verification', email, jsonb_build_object('first_name', "
-     "  first_name, 'verify_url', %s::text, 'expires_hours', 24) FROM created "
-     "UNION ALL "
-     "SELECT 'account_exists', %s, jsonb_build_object('first_name', "
-     "  first_name, 'login_url', %s::text, 'reset_url', %s::text) "
-     "FROM existing RETURNING id"},
-    /* token hash (twice) */
-    {"jklg_c_verify",
-     "WITH t AS (UPDATE email_verification_tokens SET used_at = now() "
-     "  WHERE token_hash = decode(%s, 'hex') AND used_at IS NULL "
-     "  AND expires_at > now() RETURNING customer_id), "
-     "others AS (UPDATE email_verification_tokens SET used_at = now() "
-     "  WHERE customer_id IN (SELECT customer_id FROM t) AND used_at IS NULL "
-     "  AND token_hash <> decode(%s, 'hex')), "
-     "c AS (UPDATE customers c SET email_verified_at = "
-     "  COALESCE(c.email_verified_at, now()) "
-     "  WHERE c.id IN (SELECT customer_id FROM t) RETURNING c) "
-     "SELECT jsonb_build_object('customer', jklg_customer_json(c.c))::text "
-     "FROM c"},
-    /* email, token hash, verify url */
-    {"jklg_c_resend",
-     "WITH c AS (SELECT id, email, first_name FROM customers "
-     "  WHERE email = %s AND email_verified_at IS NULL), "
-     "old AS (UPDATE email_verification_tokens SET used_at = now() "
-     "  WHERE customer_id IN (SELECT id FROM c) AND used_at IS NULL), "
-     "t AS (INSERT INTO email_verification_tokens (customer_id, token_hash, "
-     "  expires_at) SELECT id, decode(%s, 'hex'), "
-     "  now() + interval '24 hours' FROM c) "
-     "INSERT INTO email_outbox (template, recipient, data) "
-     "SELECT 'verification', email, jsonb_build_object('first_name', "
-     "  first_name, 'verify_url', %s::text, 'expires_hours', 24) FROM c "
-     "RETURNING id"},
     /* email */
     {"jklg_c_login_lookup",
      "SELECT id, password_hash, email_verified_at IS NOT NULL "
@@ -67,16 +22,6 @@ const jklg_statement_t jklg_customer_statements[] = {
      "  jklg_ts((s.s).expires_at), "
      "  jsonb_build_object('session', jklg_session_json(s.s, (s.s).id), "
      "    'customer', jklg_customer_json(c.c))::text FROM s, c"},
-    /* email, token hash, reset url */
-    {"jklg_c_forgot",
-     "WITH c AS (SELECT id, email, first_name FROM customers WHERE email = %s), "
-     "t AS (INSERT INTO password_reset_tokens (customer_id, token_hash, "
-     "  expires_at) SELECT id, decode(%s, 'hex'), now() + interval '1 hour' "
-     "  FROM c) "
-     "INSERT INTO email_outbox (template, recipient, data) "
-     "SELECT 'password_reset', email, jsonb_build_object('first_name', "
-     "  first_name, 'reset_url', %s::text, 'expires_minutes', 60) FROM c "
-     "RETURNING id"},
     /* token hash: whose account, before a password hash is spent on it */
     {"jklg_c_reset_lookup",
      "SELECT c.email FROM password_reset_tokens t "

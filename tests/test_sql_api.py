@@ -224,3 +224,53 @@ def test_staff_transaction_has_its_audit_log_and_refunds(cur):
     assert outcome == "ok"
     assert set(body) == {"transaction", "audit_log", "refunds"}
     assert call(cur, "staff_transaction", id=str(uuid.uuid4()))[0] == "not_found"
+
+
+# -- account flows (sql/018) -------------------------------------------------
+
+def outbox(cur, mail_id):
+    cur.execute("SELECT template, recipient FROM email_outbox WHERE id = %s",
+                (mail_id,))
+    return cur.fetchone()
+
+
+def register(cur, email, token_hash):
+    return call(cur, "register", email=email, password_hash="h",
+                first_name="Ada", last_name="Lovelace", phone=None,
+                token_hash=token_hash, verify_url="https://x/verify",
+                login_url="https://x/login", reset_url="https://x/forgot")
+
+
+def test_register_answers_alike_and_only_the_mail_differs(cur):
+    email = f"r-{uuid.uuid4().hex[:10]}@example.com"
+    first = register(cur, email, "11" * 32)
+    second = register(cur, email, "22" * 32)
+    assert first[0] == second[0] == "accepted"
+    assert first[1] is None and second[1] is None
+    assert outbox(cur, first[2][0]) == ("verification", email)
+    assert outbox(cur, second[2][0]) == ("account_exists", email)
+    cur.execute("SELECT count(*) FROM customers WHERE email = %s", (email,))
+    assert cur.fetchone()[0] == 1
+
+
+def test_verify_email_uses_every_open_token_once(cur):
+    email = f"v-{uuid.uuid4().hex[:10]}@example.com"
+    register(cur, email, "33" * 32)
+    assert call(cur, "resend_verification", email=email, token_hash="44" * 32,
+                verify_url="https://x/v")[0] == "accepted"
+    # the resend retired the first link
+    assert call(cur, "verify_email", token_hash="33" * 32)[0] == "invalid_token"
+    outcome, body, _ = call(cur, "verify_email", token_hash="44" * 32)
+    assert outcome == "ok" and body["customer"]["email_verified"] is True
+    assert call(cur, "verify_email", token_hash="44" * 32)[0] == "invalid_token"
+    # verified: nothing more to resend, same answer
+    outcome, _, emails = call(cur, "resend_verification", email=email,
+                              token_hash="55" * 32, verify_url="https://x/v")
+    assert (outcome, emails) == ("accepted", None)
+
+
+def test_forgot_password_for_an_unknown_address_sends_nothing(cur):
+    outcome, body, emails = call(cur, "forgot_password",
+                                 email="nobody@example.com",
+                                 token_hash="66" * 32, reset_url="https://x/r")
+    assert (outcome, body, emails) == ("accepted", None, None)
