@@ -91,6 +91,8 @@ static void jklg_register_hooks(apr_pool_t *p)
     static const char *const after_dbd[] = {"mod_dbd.c", NULL};
 
     ap_hook_pre_config(jklg_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(jklg_placeholders_check_config, NULL, NULL,
+                         APR_HOOK_MIDDLE);
     ap_hook_post_config(jklg_post_config, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_child_init(jklg_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(jklg_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -95,6 +95,10 @@ jklg_pwhash_level_t jklg_conf_pwhash_level(const jklg_server_conf_t *c);
 int jklg_conf_pwhash_concurrency(const jklg_server_conf_t *c);
 /* Refuses a server whose configuration is incomplete; NULL when fine. */
 const char *jklg_conf_check(apr_pool_t *p, server_rec *s);
+/* mod_jklg_placeholders.c: check_config hook refusing the placeholder
+ * CHANGE left in the configuration (also under apache2ctl configtest). */
+int jklg_placeholders_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                   apr_pool_t *ptemp, server_rec *s);
 
 /* One request being served. */
 typedef struct {

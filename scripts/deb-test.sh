@@ -3,7 +3,9 @@
 # clean Debian 12 root and checks that it works there: a2enmod, configtest,
 # jklg-migrate against a PostgreSQL of that root, Apache serving
 # /api/health with 200 and a registration whose mail lands in the spool,
-# then removal and purge leaving Apache's configuration valid.
+# the example site refused by configtest while its placeholders (CHANGE)
+# are left and accepted once filled in, then removal and purge leaving
+# Apache's configuration valid.
 #
 # build/deb-root/base   debootstrap of bookworm (minbase), made once, kept
 # build/deb-root/run    a fresh copy of base for each run
@@ -157,9 +159,9 @@ EOF
     stop_services
     trap - EXIT
 
-    step "the example site enabled by an admin, then apt-get remove: Apache's configuration stays valid"
-    in_root a2dissite jklg-test
-    in_root a2ensite jklg
+    example_site_phase "$pw"
+
+    step "apt-get remove, the example site enabled: Apache's configuration stays valid"
     in_root apt-get -q -y remove "$package"
     [ ! -e "$run/etc/apache2/mods-enabled/jklg.load" ] || fail "jklg.load still enabled after remove"
     [ ! -e "$run/etc/apache2/sites-enabled/jklg.conf" ] || fail "site jklg still enabled after remove"
@@ -171,6 +173,42 @@ EOF
                 "$run/usr/lib/apache2/modules/mod_jklg.so" -name '*jklg*' 2>/dev/null \
            | grep -v jklg-test || true)
     [ -z "$left" ] || fail "left after purge: $left"
+}
+
+# The example site as the package installs it, enabled by an admin with
+# the files it reads made as the README says: configtest must refuse it
+# while a placeholder (the word CHANGE) is left, naming DBDParams' password
+# with file and line, and pass once each is filled in.
+example_site_phase() {
+    local pw=$1 out conf=/etc/apache2/sites-available/jklg.conf f
+    step "the example site with its placeholders left: configtest refuses, naming each"
+    in_root a2dissite jklg-test
+    in_root a2ensite jklg
+    head -c 48 /dev/urandom | base64 > "$run/etc/apache2/jklg-jwt-2026.key"
+    echo sk_test_debtest > "$run/etc/apache2/jklg-stripe.key"
+    echo whsec_debtest > "$run/etc/apache2/jklg-whsec.key"
+    for f in jklg-jwt-2026.key jklg-stripe.key jklg-whsec.key; do
+        in_root chmod 600 "/etc/apache2/$f"
+    done
+    echo "export JKLG_SMTP_PASSWORD='deb-test'" >> "$run/etc/apache2/envvars"
+    if out=$(in_root apache2ctl configtest 2>&1); then
+        echo "$out"
+        fail "configtest passed with the example's placeholders left"
+    fi
+    echo "$out" | sed 's/^/  /'
+    echo "$out" | grep -q "JKLG01800: DBDParams on line [0-9]* of /etc/apache2/sites-enabled/jklg.conf still holds the placeholder CHANGE in password=" \
+        || fail "configtest did not name DBDParams' password=CHANGE"
+    echo "$out" | grep -q "JKLG01800: JKLGPublicURL on line" \
+        || fail "configtest did not name JKLGPublicURL"
+
+    step "the placeholders filled in: configtest passes"
+    sed -i "s/password=CHANGE/password=$pw/; s/pk_live_CHANGE/pk_test_debtest/; s/CHANGE/jklg-test/g" "$run$conf"
+    if grep -v '^ *#' "$run$conf" | grep -q CHANGE; then
+        fail "a CHANGE is left in $conf"
+    fi
+    in_root apache2ctl configtest
+    # Purge must find no file of ours: these are the admin's, not the package's.
+    rm -f "$run"/etc/apache2/jklg-{jwt-2026,stripe,whsec}.key
 }
 
 stop_services() {

@@ -1,6 +1,7 @@
 """Configuration mistakes stop Apache at startup with a message that names
 the directive (and the virtual host) and says what to write instead."""
 
+import re
 import subprocess
 
 import pytest
@@ -125,42 +126,162 @@ def free_port_pair():
     return free_port()
 
 
-@pytest.mark.parametrize("tls", [False, True])
-def test_shipped_example_vhost_is_valid(make_httpd, tmp_path, tls):
+PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9])CHANGE(?![A-Za-z0-9])")
+SSL_BLOCK = re.compile(r"<IfModule ssl_module>.*?</IfModule>", re.S)
+
+
+def shipped_example(tmp_path, tls, text=None):
+    """conf/jklg.conf (or text) as an operator gets it, its placeholders
+    left in, with the files it reads made in tmp_path: key files and, for
+    tls, a real certificate pair in place of the Let's Encrypt paths."""
     key = tmp_path / "jwt.key"
     key.write_text("k" * 48 + "\n")
-    example = tmp_path / "example.conf"
     for name, value in (("stripe.key", "sk_live_example"),
                         ("whsec.key", "whsec_example")):
         (tmp_path / name).write_text(value + "\n")
-    cert_dir = "/etc/letsencrypt/live/api.travel.example"
+    if text is None:
+        text = (REPO_ROOT / "conf" / "jklg.conf").read_text()
     if tls:     # mod_ssl loaded: its lines are checked against a real pair
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
                         "-nodes", "-days", "1", "-subj", "/CN=api.test",
                         "-keyout", str(tmp_path / "privkey.pem"),
                         "-out", str(tmp_path / "fullchain.pem")],
                        check=True, capture_output=True)
-        cert_dir = str(tmp_path)
-    example.write_text((REPO_ROOT / "conf" / "jklg.conf").read_text()
-                       .replace("/etc/letsencrypt/live/api.travel.example",
-                                cert_dir)
-                       .replace("/etc/apache2/jklg-jwt-2026.key", str(key))
-                       .replace("/etc/apache2/jklg-stripe.key",
-                                str(tmp_path / "stripe.key"))
-                       .replace("/etc/apache2/jklg-whsec.key",
-                                str(tmp_path / "whsec.key")))
+        text = text.replace("/etc/letsencrypt/live/api.CHANGE.example",
+                            str(tmp_path))
+    return (text.replace("/etc/apache2/jklg-jwt-2026.key", str(key))
+            .replace("/etc/apache2/jklg-stripe.key",
+                     str(tmp_path / "stripe.key"))
+            .replace("/etc/apache2/jklg-whsec.key",
+                     str(tmp_path / "whsec.key")))
+
+
+def fill_placeholders(text):
+    """What the operator does: a value of their own for each CHANGE."""
+    text = (text.replace("password=CHANGE", "password=unused")
+            .replace("pk_live_CHANGE", "pk_live_example"))
+    return PLACEHOLDER.sub("travel", text)
+
+
+def example_httpd(make_httpd, example, tls):
     # mod_reqtimeout and mod_alias loaded, as on Debian, so that the
     # example's RequestReadTimeout and the port-80 Redirect are checked
     # too (its TLS lines are inside <IfModule ssl_module>).
-    httpd = make_httpd("", extra=f'LoadModule reqtimeout_module '
-                                 f'{MODULES_DIR}/mod_reqtimeout.so\n'
-                                 f'LoadModule alias_module '
-                                 f'{MODULES_DIR}/mod_alias.so\n'
-                                 + (f'LoadModule ssl_module '
-                                    f'{MODULES_DIR}/mod_ssl.so\n'
-                                    if tls else '')
-                                 + f'Include "{example}"\n')
+    return make_httpd("", extra=f'LoadModule reqtimeout_module '
+                                f'{MODULES_DIR}/mod_reqtimeout.so\n'
+                                f'LoadModule alias_module '
+                                f'{MODULES_DIR}/mod_alias.so\n'
+                                + (f'LoadModule ssl_module '
+                                   f'{MODULES_DIR}/mod_ssl.so\n'
+                                   if tls else '')
+                                + f'Include "{example}"\n')
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_shipped_example_vhost_is_valid(make_httpd, tmp_path, tls):
+    example = tmp_path / "example.conf"
+    example.write_text(fill_placeholders(shipped_example(tmp_path, tls)))
+    assert not PLACEHOLDER.search(example.read_text())
+    httpd = example_httpd(make_httpd, example, tls)
     rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
     assert rc == 0, out
+    assert "JKLG0180" not in out
     rc, out = httpd.config_test()
     assert rc != 0 and "JKLG_SMTP_PASSWORD is not set" in out
+
+
+def placeholder_lines(text):
+    """(line number, directive) of each line of text holding the word."""
+    return [(n, line.split()[0])
+            for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith("#")
+            and PLACEHOLDER.search(line)]
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_shipped_example_with_placeholders_left_is_refused(make_httpd,
+                                                           tmp_path, tls):
+    text = shipped_example(tmp_path, tls)
+    example = tmp_path / "example.conf"
+    example.write_text(text)
+    # Every directive line of the example that holds the word, but those
+    # inside <IfModule ssl_module> when mod_ssl is not loaded: Apache never
+    # reads them then.
+    expected = placeholder_lines(text if tls else SSL_BLOCK.sub(
+        lambda m: "\n" * m.group(0).count("\n"), text))
+    assert {d for _, d in expected} >= {
+        "DBDParams", "ServerName", "Redirect", "JKLGPublicURL",
+        "JKLGMailFrom", "JKLGMailSMTP", "JKLGStripePublishableKey",
+        "JKLGAllowOrigin"}
+    httpd = example_httpd(make_httpd, example, tls)
+    rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
+    assert rc != 0, out
+    for n, directive in expected:
+        assert (f"JKLG01800: {directive} on line {n} of {example} still "
+                f"holds the placeholder CHANGE") in out, out
+    assert out.count("JKLG01800") == len(expected), out
+    assert "DBDParams on line" in out and "CHANGE in password=:" in out
+    assert f"JKLG01801: {len(expected)} values of the example" in out
+    assert "SSLCertificate" not in out     # outside tls: never read
+
+
+def test_placeholder_refused_at_start_too(make_httpd):
+    httpd = make_httpd(GOOD + "JKLGStripePublishableKey pk_test_CHANGE\n")
+    with pytest.raises(HttpdError) as failure:
+        httpd.start()
+    text = str(failure.value)
+    assert "JKLG01800: JKLGStripePublishableKey on line" in text, text
+    assert not httpd.pid()
+
+
+def test_placeholder_in_database_password_never_echoes_it(make_httpd):
+    dbd = ('DBDParams "host=127.0.0.1 port=1 dbname=none user=none '
+           'password=s3cr3t-PASS/CHANGE"\n')
+    rc, out = make_httpd(GOOD + dbd).config_test()
+    assert rc != 0
+    assert "DBDParams on line" in out and "CHANGE in password=:" in out, out
+    assert "s3cr3t-PASS" not in out
+
+
+def test_placeholder_only_as_a_word_and_where_the_module_looks(
+        make_httpd, tmp_path):
+    # The word inside real values is no placeholder.
+    real = ('DBDParams "host=127.0.0.1 port=1 dbname=none user=none '
+            'password=EXCHANGE-CHANGED"\n'
+            "JKLGAllowOrigin https://change.travel.test\n"
+            "ServerAdmin ops@Change.travel.test\n")
+    rc, out = make_httpd(GOOD + real).config_test()
+    assert rc == 0, out
+    # Another site's file, without the module's directives, is its own
+    # business; the module's own file and DBDParams anywhere are checked.
+    other = tmp_path / "other-site.conf"
+    other.write_text("ServerAdmin CHANGE@travel.test\n")
+    rc, out = make_httpd(GOOD, extra=f'Include "{other}"\n').config_test()
+    assert rc == 0, out
+    httpd = make_httpd(GOOD + "ServerAdmin CHANGE@travel.test\n")
+    rc, out = httpd.config_test()
+    assert rc != 0
+    assert "ServerAdmin on line" in out and f"of {httpd.conf_file}" in out
+    other.write_text('DBDParams "host=127.0.0.1 password=CHANGE"\n')
+    rc, out = make_httpd(GOOD, extra=f'Include "{other}"\n').config_test()
+    assert rc != 0
+    assert f"DBDParams on line 1 of {other}" in out, out
+
+
+def test_readme_vhost_snippet_refused_until_filled(make_httpd, tmp_path):
+    readme = (REPO_ROOT / "README.md").read_text()
+    snippet = re.search(r"```apache\n(.*?)```", readme, re.S).group(1)
+    text = shipped_example(tmp_path, False, snippet)
+    expected = placeholder_lines(text)
+    assert {d for _, d in expected} >= {"DBDParams", "JKLGPublicURL",
+                                        "JKLGStripePublishableKey"}
+    conf = tmp_path / "readme.conf"
+    conf.write_text(text)
+    httpd = make_httpd("", extra=f'Include "{conf}"\n')
+    rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
+    assert rc != 0
+    for n, directive in expected:
+        assert f"JKLG01800: {directive} on line {n} of {conf} " in out, out
+    conf.write_text(fill_placeholders(text))
+    rc, out = httpd.config_test(env={"JKLG_SMTP_PASSWORD": "example"})
+    assert rc == 0, out
