@@ -32,6 +32,20 @@ static const struct {
             "August", "September", "Oktober", "November", "Dezember"}},
 };
 
+/* The values SQL's jklg_payment_emails() puts in `payment_method`: the
+ * Stripe gateway's "card" and staff's manual methods (api.md: cash,
+ * bank_transfer, written with a space). */
+static const struct {
+    const char *en;
+    const char *tr[4];      /* pt, es, fr, de */
+} payment_methods[] = {
+    {"card", {"cart\xc3\xa3o", "tarjeta", "carte bancaire", "Karte"}},
+    {"cash", {"dinheiro", "efectivo", "esp\xc3\xa8" "ces", "Barzahlung"}},
+    {"bank transfer", {"transfer\xc3\xaancia banc\xc3\xa1ria",
+                       "transferencia bancaria", "virement bancaire",
+                       "Bank\xc3\xbc" "berweisung"}},
+};
+
 const char *const *jklg_lang_builtins(void)
 {
     return builtin_langs;
@@ -240,6 +254,24 @@ const char *jklg_date_format_lang(apr_pool_t *p, const char *iso,
                         hour, minute);
 }
 
+const char *jklg_payment_method_lang(const char *method, const char *lang)
+{
+    static const char *const order[] = {"pt", "es", "fr", "de"};
+
+    for (size_t i = 0; method && lang && i < 4; i++) {
+        if (strcmp(order[i], lang) != 0) {
+            continue;
+        }
+        for (size_t m = 0; m < sizeof(payment_methods)
+                               / sizeof(payment_methods[0]); m++) {
+            if (strcmp(payment_methods[m].en, method) == 0) {
+                return payment_methods[m].tr[i];
+            }
+        }
+    }
+    return method;
+}
+
 void jklg_i18n_localize_vars(apr_pool_t *p, json_t *vars, const char *lang)
 {
     const char *key, *text;
@@ -261,6 +293,10 @@ void jklg_i18n_localize_vars(apr_pool_t *p, json_t *vars, const char *lang)
                  && (text = jklg_date_format_lang(p, json_string_value(value),
                                                   lang)) != NULL) {
             json_object_set_new(vars, key, json_string(text));
+        }
+        else if (strcmp(key, "payment_method") == 0 && json_is_string(value)) {
+            json_object_set_new(vars, key, json_string(
+                jklg_payment_method_lang(json_string_value(value), lang)));
         }
     }
 }

@@ -52,11 +52,17 @@ const char *jklg_money_format_lang(apr_pool_t *p, apr_int64_t minor,
 const char *jklg_date_format_lang(apr_pool_t *p, const char *iso,
                                   const char *lang);
 
+/* The payment method the receipt names, in lang: "card", "cash" and
+ * "bank transfer" (what sql/005's jklg_payment_emails() writes) are
+ * translated; anything else, and every method in en, is returned as is. */
+const char *jklg_payment_method_lang(const char *method, const char *lang);
+
 /* Rewrites the template variables of one message for lang, in place:
  * every {"minor": integer, "currency": string} member becomes the amount
- * (jklg_money_format_lang) and every string member that is a date or
- * timestamp as above becomes the date (jklg_date_format_lang). Other
- * members are left alone. */
+ * (jklg_money_format_lang), every string member that is a date or
+ * timestamp as above becomes the date (jklg_date_format_lang), and
+ * `payment_method` is translated (jklg_payment_method_lang). Other members
+ * are left alone. */
 void jklg_i18n_localize_vars(apr_pool_t *p, json_t *vars, const char *lang);
 
 #endif

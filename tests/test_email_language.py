@@ -153,6 +153,7 @@ def test_receipt_and_confirmation_in_portuguese(server, mail, stripe, db):
     amount = f"1.234,50{NBSP}€"
     assert re.search(r"Valor pago:\s+" + re.escape(amount), text), text
     assert re.search(r"Falta pagar:\s+" + re.escape(f"0,00{NBSP}€"), text), text
+    assert re.search(r"Forma de pagamento:\s+cartão", text), text
     assert amount in html_part(receipt)
     assert "EUR" not in text
     # paid_at: today, in Portuguese (the test may straddle midnight UTC).

@@ -222,6 +222,30 @@ START_TEST(localize_vars_rewrites_money_and_dates_only)
 }
 END_TEST
 
+START_TEST(payment_methods_translated)
+{
+    json_t *v = json_pack("{s:s, s:s}", "payment_method", "bank transfer",
+                          "description", "card");
+
+    ck_assert_str_eq(jklg_payment_method_lang("card", "pt"),
+                     "cart\xc3\xa3o");
+    ck_assert_str_eq(jklg_payment_method_lang("cash", "fr"),
+                     "esp\xc3\xa8" "ces");
+    ck_assert_str_eq(jklg_payment_method_lang("card", "de"), "Karte");
+    ck_assert_str_eq(jklg_payment_method_lang("card", "en"), "card");
+    ck_assert_str_eq(jklg_payment_method_lang("card", "xx"), "card");
+    ck_assert_str_eq(jklg_payment_method_lang("paypal", "es"), "paypal");
+    ck_assert_ptr_null(jklg_payment_method_lang(NULL, "es"));
+    jklg_i18n_localize_vars(test_pool, v, "es");
+    ck_assert_str_eq(json_string_value(json_object_get(v, "payment_method")),
+                     "transferencia bancaria");
+    /* Only the payment_method variable: a trip called "card" stays. */
+    ck_assert_str_eq(json_string_value(json_object_get(v, "description")),
+                     "card");
+    json_decref(v);
+}
+END_TEST
+
 /* -- the translated built-ins ------------------------------------------ */
 
 static const jklg_template_builtin_t *find_builtin(const char *lang,
@@ -508,6 +532,7 @@ Suite *suite_i18n(void)
     tcase_add_test(format, timestamps_per_language);
     tcase_add_test(format, dates_only_exact_and_real);
     tcase_add_test(format, localize_vars_rewrites_money_and_dates_only);
+    tcase_add_test(format, payment_methods_translated);
     suite_add_tcase(s, format);
 
     tcase_add_checked_fixture(builtins, test_pool_setup, test_pool_teardown);
