@@ -66,17 +66,28 @@ int jklg_lang_is_builtin(const char *lang)
     return 0;
 }
 
+/* Length of the run of ASCII letters (digits too when alnum) at s. */
+static apr_size_t run_length(const char *s, int alnum)
+{
+    apr_size_t n = 0;
+
+    while (apr_isascii(s[n])
+           && (alnum ? apr_isalnum(s[n]) : apr_isalpha(s[n]))) {
+        n++;
+    }
+    return n;
+}
+
 const char *jklg_lang_primary(apr_pool_t *p, const char *tag)
 {
-    apr_size_t primary = 0, sub;
+    apr_size_t primary, sub;
     const char *c;
+    char *out;
 
     if (tag == NULL) {
         return NULL;
     }
-    while (apr_isalpha(tag[primary]) && apr_isascii(tag[primary])) {
-        primary++;
-    }
+    primary = run_length(tag, 0);
     if (primary < 2 || primary > 8) {
         return NULL;
     }
@@ -86,19 +97,16 @@ const char *jklg_lang_primary(apr_pool_t *p, const char *tag)
         if (*c++ != '-') {
             return NULL;
         }
-        for (sub = 0; apr_isascii(c[sub]) && apr_isalnum(c[sub]); sub++) {
-        }
+        sub = run_length(c, 1);
         if (sub < 1 || sub > 8) {
             return NULL;
         }
     }
-    {
-        char *out = apr_pstrmemdup(p, tag, primary);
-        for (char *o = out; *o; o++) {
-            *o = (char)apr_tolower(*o);
-        }
-        return out;
+    out = apr_pstrmemdup(p, tag, primary);
+    for (char *o = out; *o; o++) {
+        *o = (char)apr_tolower(*o);
     }
+    return out;
 }
 
 const char *jklg_lang_pick(apr_pool_t *p, const char *tag)
