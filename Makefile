@@ -30,7 +30,8 @@ CPPFLAGS_ALL = $(HTTPD_INC) $(APR_INC) $(APU_INC) $(PC_CFLAGS) -Imod_jklg -I$(BU
 
 CORE_SRC   = $(wildcard mod_jklg/jklg_*.c)
 MODULE_SRC = $(wildcard mod_jklg/mod_jklg*.c)
-TEMPLATES  = $(wildcard mod_jklg/templates/*)
+# NAME.PART in en, LANG/NAME.PART in LANG (scripts/embed_templates.sh).
+TEMPLATES  = $(wildcard mod_jklg/templates/*.* mod_jklg/templates/*/*.*)
 CORE_OBJ   = $(CORE_SRC:mod_jklg/%.c=$(BUILD)/%.o) $(BUILD)/jklg_templates_builtin.o
 MODULE_OBJ = $(MODULE_SRC:mod_jklg/%.c=$(BUILD)/%.o)
 UNIT_SRC   = $(wildcard tests/unit/*.c)

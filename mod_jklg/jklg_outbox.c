@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include "jklg_i18n.h"
 #include "jklg_json.h"
 #include "jklg_money.h"
 #include "jklg_outbox.h"
@@ -31,7 +32,7 @@ const jklg_statement_t jklg_outbox_statements[] = {
      "  AND (status = 'queued' OR locked_until < now()) "
      "  FOR UPDATE SKIP LOCKED) "
      "RETURNING o.claim_token, o.template, o.recipient, o.data::text, "
-     "o.attempts"},
+     "o.attempts, o.language"},
     {"jklg_outbox_sent",
      "UPDATE email_outbox SET status = 'sent', sent_at = now(), "
      "message_id = %s, data = NULL, last_error = NULL, locked_until = NULL "
@@ -179,9 +180,10 @@ void jklg_outbox_format_money(apr_pool_t *p, json_t *vars)
     }
 }
 
-/* The row's data over the defaults. */
+/* The row's data over the defaults, amounts and dates written as the
+ * row's language writes them (lang: a BCP 47 tag or NULL for en). */
 static json_t *template_vars(apr_pool_t *p, const jklg_outbox_conf_t *conf,
-                             const char *data_text)
+                             const char *data_text, const char *lang)
 {
     json_t *vars = jklg_outbox_default_vars(p, conf);
     json_t *data = data_text ? jklg_json_own(p, json_loads(data_text, 0, NULL))
@@ -190,7 +192,7 @@ static json_t *template_vars(apr_pool_t *p, const jklg_outbox_conf_t *conf,
     if (json_is_object(data)) {
         json_object_update(vars, data);
     }
-    jklg_outbox_format_money(p, vars);
+    jklg_i18n_localize_vars(p, vars, jklg_lang_pick(p, lang));
     return vars;
 }
 
@@ -213,8 +215,11 @@ static apr_status_t render_and_send(apr_pool_t *p,
     jklg_rendered_t rendered;
     apr_status_t rv;
 
-    rv = jklg_template_render(p, conf->templates_dir, row[1],
-                              template_vars(p, conf, row[3]), &rendered, why);
+    /* row[5]: the language the trigger of sql/012 chose when the mail
+     * was queued; NULL (no customer, no preference) is en. */
+    rv = jklg_template_render_lang(p, conf->templates_dir, row[1], row[5],
+                                   template_vars(p, conf, row[3], row[5]),
+                                   &rendered, why);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -279,7 +284,8 @@ apr_status_t jklg_outbox_deliver(jklg_db_t *db, apr_pool_t *p,
     if (rv != APR_SUCCESS || claimed.nrows == 0) {
         return rv;
     }
-    row = claimed.rows[0];  /* claim_token, template, recipient, data, n */
+    row = claimed.rows[0];  /* claim_token, template, recipient, data, n,
+                               language */
     if (render_and_send(p, conf, id, row, &msg, &result->error)
         != APR_SUCCESS) {
         if (!result->error) {

@@ -9,6 +9,7 @@
 #include <apr_file_io.h>
 #include <apr_file_info.h>
 
+#include "jklg_i18n.h"
 #include "jklg_template.h"
 
 /* Larger than any sensible email; stops a wrong path (a log file, say)
@@ -215,12 +216,14 @@ static const char *chomp(apr_pool_t *p, const char *s)
     return apr_pstrmemdup(p, s, len);
 }
 
-static const char *builtin_part(const char *name, const char *part)
+static const char *builtin_part(const char *lang, const char *name,
+                                const char *part)
 {
     const jklg_template_builtin_t *b;
 
     for (b = jklg_templates_builtin; b->name; b++) {
-        if (strcmp(b->name, name) == 0 && strcmp(b->part, part) == 0) {
+        if (strcmp(b->lang, lang) == 0 && strcmp(b->name, name) == 0
+            && strcmp(b->part, part) == 0) {
             return b->data;
         }
     }
@@ -269,32 +272,65 @@ static apr_status_t read_override(apr_pool_t *p, const char *path,
     return APR_SUCCESS;
 }
 
-/* Sets *out to override_dir/name.part when that file exists, else to the
- * built-in part. A file that exists but cannot be used is an error, not a
- * silent fallback: the operator meant it to be used. */
-static apr_status_t load_part(apr_pool_t *p, const char *override_dir,
-                              const char *name, const char *part,
-                              const char **out, const char **err)
+/* Sets *out to the contents of dir/name.part (dir/lang/name.part when lang
+ * is not NULL) and returns APR_SUCCESS when that file exists; APR_ENOENT
+ * when it does not, so the caller looks further. A file that exists but
+ * cannot be used is an error, not a silent fallback: the operator meant it
+ * to be used. */
+static apr_status_t read_part(apr_pool_t *p, const char *dir,
+                              const char *lang, const char *name,
+                              const char *part, const char **out,
+                              const char **err)
 {
     apr_file_t *f;
     const char *path;
     apr_status_t rv;
 
-    if (override_dir && *override_dir) {
-        path = apr_pstrcat(p, override_dir, "/", name, ".", part, NULL);
-        rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p);
-        if (rv == APR_SUCCESS) {
-            rv = read_override(p, path, f, out, err);
-            apr_file_close(f);
+    if (dir == NULL || *dir == '\0') {
+        return APR_ENOENT;
+    }
+    path = lang ? apr_pstrcat(p, dir, "/", lang, "/", name, ".", part, NULL)
+                : apr_pstrcat(p, dir, "/", name, ".", part, NULL);
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p);
+    if (rv == APR_SUCCESS) {
+        rv = read_override(p, path, f, out, err);
+        apr_file_close(f);
+        return rv;
+    }
+    if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
+        return APR_ENOENT;
+    }
+    *err = apr_psprintf(p, "cannot open template override %s: %pm", path,
+                        &rv);
+    return rv;
+}
+
+/* Sets *out to the part in language `lang` (a primary subtag, or NULL for
+ * the default), in the order documented at jklg_template_render_lang. */
+static apr_status_t load_part(apr_pool_t *p, const char *override_dir,
+                              const char *lang, const char *name,
+                              const char *part, const char **out,
+                              const char **err)
+{
+    apr_status_t rv;
+
+    if (lang) {
+        rv = read_part(p, override_dir, lang, name, part, out, err);
+        if (rv != APR_ENOENT) {
             return rv;
         }
-        if (!APR_STATUS_IS_ENOENT(rv)) {
-            *err = apr_psprintf(p, "cannot open template override %s: %pm",
-                                path, &rv);
-            return rv;
+        /* The built-in en comes after the unprefixed overrides, which
+         * are in en: so it is tried last, below. */
+        if (jklg_lang_is_builtin(lang) && strcmp(lang, JKLG_LANG_DEFAULT)
+            && (*out = builtin_part(lang, name, part)) != NULL) {
+            return APR_SUCCESS;
         }
     }
-    *out = builtin_part(name, part);
+    rv = read_part(p, override_dir, NULL, name, part, out, err);
+    if (rv != APR_ENOENT) {
+        return rv;
+    }
+    *out = builtin_part(JKLG_LANG_DEFAULT, name, part);
     if (*out == NULL) {
         *err = apr_psprintf(p, "template %s has no built-in %s part",
                             name, part);
@@ -307,6 +343,15 @@ apr_status_t jklg_template_render(apr_pool_t *p, const char *override_dir,
                                   const char *name, json_t *vars,
                                   jklg_rendered_t *out, const char **err)
 {
+    return jklg_template_render_lang(p, override_dir, name, NULL, vars, out,
+                                     err);
+}
+
+apr_status_t jklg_template_render_lang(apr_pool_t *p, const char *override_dir,
+                                       const char *name, const char *lang,
+                                       json_t *vars, jklg_rendered_t *out,
+                                       const char **err)
+{
     const char *subject, *text, *html;
     apr_status_t rv;
 
@@ -316,9 +361,13 @@ apr_status_t jklg_template_render(apr_pool_t *p, const char *override_dir,
                             name ? name : "(null)");
         return APR_EINVAL;
     }
-    if ((rv = load_part(p, override_dir, name, "subject", &subject, err))
-        || (rv = load_part(p, override_dir, name, "txt", &text, err))
-        || (rv = load_part(p, override_dir, name, "html", &html, err))) {
+    /* Only a well-formed primary subtag ever reaches a path. */
+    lang = jklg_lang_primary(p, lang);
+    if ((rv = load_part(p, override_dir, lang, name, "subject", &subject,
+                        err))
+        || (rv = load_part(p, override_dir, lang, name, "txt", &text, err))
+        || (rv = load_part(p, override_dir, lang, name, "html", &html,
+                           err))) {
         return rv;
     }
     out->subject = subject_line(p, jklg_template_expand(p, chomp(p, subject),

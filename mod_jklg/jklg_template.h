@@ -30,6 +30,22 @@ apr_status_t jklg_template_render(apr_pool_t *p, const char *override_dir,
                                   const char *name, json_t *vars,
                                   jklg_rendered_t *out, const char **err);
 
+/* As jklg_template_render, in the language of the BCP 47 tag `lang` (the
+ * outbox row's language: a customer's preference such as "pt-BR"; NULL for
+ * the default, en). With L its primary subtag ("pt"), each part is the
+ * first of these that exists:
+ *   1. override_dir/L/NAME.PART
+ *   2. the built-in NAME.PART in L (when L is one of pt es fr de)
+ *   3. override_dir/NAME.PART (the overrides in the default language)
+ *   4. the built-in NAME.PART in en
+ * so a message is in the customer's language whenever some file has it,
+ * and an override in L wins over the built-in in L. Variables are not
+ * localised here (see jklg_i18n_localize_vars). */
+apr_status_t jklg_template_render_lang(apr_pool_t *p, const char *override_dir,
+                                       const char *name, const char *lang,
+                                       json_t *vars, jklg_rendered_t *out,
+                                       const char **err);
+
 /* Pure renderer used by the above: escape_html selects HTML escaping. */
 const char *jklg_template_expand(apr_pool_t *p, const char *tmpl,
                                  json_t *vars, int escape_html);
@@ -37,10 +53,12 @@ const char *jklg_template_expand(apr_pool_t *p, const char *tmpl,
 /* HTML-escapes & < > " ' . */
 const char *jklg_html_escape(apr_pool_t *p, const char *s);
 
-/* The built-in templates, one entry per NAME.PART file of mod_jklg/templates
- * (part: "subject", "txt" or "html"), ending with an all-NULL entry.
- * Generated into build/jklg_templates_builtin.c by scripts/embed_templates.sh. */
+/* The built-in templates, one entry per file of mod_jklg/templates:
+ * NAME.PART in language en, LANG/NAME.PART in LANG (part: "subject", "txt"
+ * or "html"), ending with an all-NULL entry. Generated into
+ * build/jklg_templates_builtin.c by scripts/embed_templates.sh. */
 typedef struct {
+    const char *lang;
     const char *name;
     const char *part;
     const char *data;

@@ -3,9 +3,13 @@
 # one string literal per file and the table jklg_templates_builtin[] that
 # jklg_template.c searches (declared in jklg_template.h).
 #
-#   scripts/embed_templates.sh mod_jklg/templates/* > build/jklg_templates_builtin.c
+#   scripts/embed_templates.sh mod_jklg/templates/*.* mod_jklg/templates/*/*.* \
+#       > build/jklg_templates_builtin.c
 #
-# Each FILE is named NAME.PART with PART one of subject, txt, html. POSIX sh,
+# Each FILE is named NAME.PART with PART one of subject, txt, html. Its
+# language is the name of the directory it is in when that is a language
+# code (two or three lowercase letters: pt/verification.html is Portuguese),
+# else en, the default (templates/verification.html). POSIX sh,
 # od and awk only, so that the build needs nothing beyond a base system.
 # Bytes are read through od as numbers, so the output does not depend on the
 # awk flavour or on the locale; everything that is not plain printable ASCII
@@ -23,11 +27,24 @@ fail()
 
 # Everything is checked before the first line is printed, so that a mistake
 # never leaves a half-written C file behind in build/.
+# The language of file $1: see above.
+lang_of()
+{
+    dir=${1%/*}
+    [ "$dir" != "$1" ] || dir=.
+    dir=${dir##*/}
+    case "$dir" in
+        [a-z][a-z]|[a-z][a-z][a-z]) echo "$dir" ;;
+        *) echo en ;;
+    esac
+}
+
 seen=" "
 for f in "$@"; do
     base=${f##*/}
     name=${base%.*}
     part=${base##*.}
+    lang=$(lang_of "$f")
     [ -f "$f" ] && [ -r "$f" ] || fail "$f: not a readable file"
     [ "$name" != "$base" ] || fail "$f: expected NAME.subject, NAME.txt or NAME.html"
     case "$part" in
@@ -38,9 +55,9 @@ for f in "$@"; do
         ''|*[!a-z0-9_]*) fail "$f: template names use a-z, 0-9 and _ only" ;;
     esac
     case "$seen" in
-        *" $base "*) fail "$f: $base given twice" ;;
+        *" $lang/$base "*) fail "$f: $base in language $lang given twice" ;;
     esac
-    seen="$seen$base "
+    seen="$seen$lang/$base "
 done
 
 # Prints the contents of file $2 as the initialiser of static array $1,
@@ -95,8 +112,8 @@ printf 'const jklg_template_builtin_t jklg_templates_builtin[] = {\n'
 n=0
 for f in "$@"; do
     base=${f##*/}
-    printf '    {"%s", "%s", tmpl_%d, sizeof(tmpl_%d) - 1},\n' \
-        "${base%.*}" "${base##*.}" "$n" "$n"
+    printf '    {"%s", "%s", "%s", tmpl_%d, sizeof(tmpl_%d) - 1},\n' \
+        "$(lang_of "$f")" "${base%.*}" "${base##*.}" "$n" "$n"
     n=$((n + 1))
 done
-printf '    {NULL, NULL, NULL, 0}\n};\n'
+printf '    {NULL, NULL, NULL, NULL, 0}\n};\n'

@@ -229,7 +229,7 @@ def test_email_outbox_columns_are_the_agreed_ones(cur):
     assert [row[0] for row in cur.fetchall()] == [
         "id", "template", "recipient", "data", "status", "attempts", "next_attempt_at",
         "locked_until", "claim_token", "last_error", "last_attempt_at", "message_id",
-        "dedupe_key", "created_at", "sent_at"]
+        "dedupe_key", "created_at", "sent_at", "language"]
 
 
 def test_outbox_dedupe_key_makes_an_email_exactly_once(cur):

@@ -353,7 +353,9 @@ START_TEST(builtins_use_documented_variables_only)
                           var);
             c = end + 2;
         }
-        parts++;
+        /* Translations: tests/unit/check_i18n.c checks each en part has
+         * one in every language, with the same placeholders. */
+        parts += strcmp(b->lang, "en") == 0;
     }
     ck_assert_int_eq(parts, 7 * 3);
 }

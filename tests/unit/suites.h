@@ -22,6 +22,7 @@ Suite *suite_metrics(void);
 Suite *suite_ratelimit(void);
 Suite *suite_db_guard(void);
 Suite *suite_placeholder(void);
+Suite *suite_i18n(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
