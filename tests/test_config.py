@@ -58,6 +58,8 @@ def make_httpd(tmp_path):
     ("JKLGPasswordMinLength 4", "JKLGPasswordMinLength: '4' is not a number between 8 and 128"),
     ("JKLGPasswordHash fast", "JKLGPasswordHash: 'fast' is not one of interactive, moderate, sensitive"),
     ("JKLGPasswordHashConcurrency 0", "JKLGPasswordHashConcurrency: '0' is not a number between 1 and 256"),
+    ("JKLGStripeJSURL js.stripe.com/v3/", "JKLGStripeJSURL: 'js.stripe.com/v3/' is not an http(s) URL"),
+    ("JKLGStripeJSURL ftp://js.test/v3/", "JKLGStripeJSURL: 'ftp://js.test/v3/' is not an http(s) URL"),
 ])
 def test_bad_value_is_refused_with_the_fix(make_httpd, directive, message):
     rc, out = make_httpd(GOOD + directive + "\n").config_test()
