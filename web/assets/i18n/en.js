@@ -216,6 +216,7 @@ export default {
     'order.processing': 'Your payment is being processed…',
     'order.processing_long': 'Your payment is still being processed. We will email you when it is done.',
     'order.failed': 'The payment did not go through. You can try again from the booking.',
+    'order.none': 'No payment was started for this booking.',
     'order.see_booking': 'See the booking',
 
     'secure.title': 'Secure your account',

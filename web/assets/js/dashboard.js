@@ -8,7 +8,7 @@ async function optional(box, load) {
         await load();
     } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        box.replaceChildren(el('p', { class: 'notice', text:
+        box.replaceChildren(el(box.tagName === 'UL' ? 'li' : 'p', { class: 'notice', text:
             err.status === 404 ? t('common.unavailable') : errorText(err) }));
     }
 }

@@ -21,6 +21,11 @@ boot(async () => {
         const tx = latest(transactions);
         const state = tx ? tx.status : 'requires_payment';
         status.dataset.state = state;
+        document.body.dataset.ready = 'true';     // shown; polling may go on
+        if (!tx && !param('redirect_status')) {
+            status.textContent = t('order.none');
+            return;
+        }
         if (state === 'succeeded' || state === 'partially_refunded' || state === 'refunded') {
             status.textContent = b.payment_status === 'paid' ? t('order.paid')
                 : t('order.part_paid', { amount: money(tx.amount, tx.currency) });
