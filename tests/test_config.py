@@ -150,14 +150,22 @@ def test_shipped_example_vhost_is_valid(make_httpd, tmp_path, tls):
                        .replace("/etc/apache2/jklg-stripe.key",
                                 str(tmp_path / "stripe.key"))
                        .replace("/etc/apache2/jklg-whsec.key",
-                                str(tmp_path / "whsec.key")))
-    # mod_reqtimeout and mod_alias loaded, as on Debian, so that the
-    # example's RequestReadTimeout and the port-80 Redirect are checked
-    # too (its TLS lines are inside <IfModule ssl_module>).
+                                str(tmp_path / "whsec.key"))
+                       .replace("/usr/share/jklg/web", str(REPO_ROOT / "web"))
+                       .replace("/usr/share/jklg/jklg-web.conf",
+                                str(REPO_ROOT / "conf" / "jklg-web.conf")))
+    # mod_reqtimeout, mod_alias, mod_headers and mod_mime loaded, as on
+    # Debian with `a2enmod jklg`, so that the example's RequestReadTimeout,
+    # the port-80 Redirect and the pages' snippet are checked too (its TLS
+    # lines are inside <IfModule ssl_module>).
     httpd = make_httpd("", extra=f'LoadModule reqtimeout_module '
                                  f'{MODULES_DIR}/mod_reqtimeout.so\n'
                                  f'LoadModule alias_module '
                                  f'{MODULES_DIR}/mod_alias.so\n'
+                                 f'LoadModule headers_module '
+                                 f'{MODULES_DIR}/mod_headers.so\n'
+                                 f'LoadModule mime_module '
+                                 f'{MODULES_DIR}/mod_mime.so\n'
                                  + (f'LoadModule ssl_module '
                                     f'{MODULES_DIR}/mod_ssl.so\n'
                                     if tls else '')
