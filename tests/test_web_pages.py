@@ -383,9 +383,11 @@ def test_field_errors_next_to_their_fields(page, web, mail):
         field = page.find(f"#{name}")
         assert field.get_attribute("aria-invalid") == "true"
         error = page.find(f"#{name} + .field-error")
-        assert error.get_attribute("id") == field.get_attribute(
-            "aria-describedby")
+        assert error.get_attribute("id") in field.get_attribute(
+            "aria-describedby").split()
         assert error.text
+    assert page.find("#password").get_attribute("aria-describedby") == \
+        "password-hint password-error"
     assert not page.all("#first_name + .field-error")
     assert page.driver.switch_to.active_element.get_attribute("id") in (
         "email", "password")

@@ -146,7 +146,8 @@ export function clearErrors(form) {
     for (const n of form.querySelectorAll('.field-error')) n.remove();
     for (const n of form.querySelectorAll('[aria-invalid]')) {
         n.removeAttribute('aria-invalid');
-        n.removeAttribute('aria-describedby');
+        if (n.dataset.hint) n.setAttribute('aria-describedby', n.dataset.hint);
+        else n.removeAttribute('aria-describedby');
     }
     const msg = form.querySelector('.form-message');
     if (msg) { msg.textContent = ''; msg.className = 'form-message'; }
@@ -161,8 +162,10 @@ export function showError(form, err) {
         const field = form.elements[name];
         if (!field || !field.id) continue;
         const id = field.id + '-error';
+        // The error is read out with the field, after any hint it has.
+        field.dataset.hint ??= field.getAttribute('aria-describedby') || '';
         field.setAttribute('aria-invalid', 'true');
-        field.setAttribute('aria-describedby', id);
+        field.setAttribute('aria-describedby', `${field.dataset.hint} ${id}`.trim());
         field.insertAdjacentElement('afterend',
             el('p', { class: 'field-error', id, text: message }));
         first = first || field;
