@@ -61,7 +61,7 @@ help:
 	@echo "make run        deps + build + local instance on 127.0.0.1:$(PORT)"
 	@echo "make reset      remove all state of make run (database, mail, keys)"
 	@echo "make migrate DATABASE_URL=postgres://...   apply sql/ migrations"
-	@echo "make install    install the module and conf/ into Debian's Apache"
+	@echo "make install    install the module, conf/ and the pages (web/) into Debian's Apache"
 	@echo "make bench      wrk against a local instance"
 	@echo "make fuzz       libFuzzer on the JWT verifier (clang, FUZZ_TIME=60)"
 	@echo "SANITIZE=-fsanitize=address[,undefined] with test, unit-test, http-test,"
@@ -127,10 +127,19 @@ migrate:
 	@test -n "$(DATABASE_URL)" || { echo "usage: make migrate DATABASE_URL=postgres://user@host/db"; exit 2; }
 	@scripts/migrate.sh "$(DATABASE_URL)"
 
+# The customer pages go to WEBDIR (docs/web.md); the example vhost includes
+# conf/jklg-web.conf from beside them.
+WEBDIR ?= /usr/share/jklg/web
+
 install: $(MODULE)
 	$(APXS) -i -n jklg $(MODULE)
 	install -m 644 conf/jklg.load /etc/apache2/mods-available/jklg.load
 	install -m 644 conf/jklg.conf /etc/apache2/sites-available/jklg.conf
+	rm -rf $(WEBDIR)
+	mkdir -p $(WEBDIR)
+	cp -R web/. $(WEBDIR)/
+	find $(WEBDIR) -type d -exec chmod 755 {} + && find $(WEBDIR) -type f -exec chmod 644 {} +
+	install -m 644 conf/jklg-web.conf $(dir $(WEBDIR))jklg-web.conf
 	@echo "Installed. Edit /etc/apache2/sites-available/jklg.conf, then: a2enmod jklg && a2ensite jklg && systemctl reload apache2"
 
 bench: deps

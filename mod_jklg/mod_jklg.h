@@ -53,6 +53,7 @@ typedef struct {
     apr_interval_time_t stripe_timeout;
     apr_array_header_t *stripe_webhook_secrets;   /* const char * */
     apr_interval_time_t stripe_webhook_tolerance;
+    const char *stripe_js_url;      /* where the pages load Stripe.js */
     const char *currency;
     jklg_outbox_conf_t *outbox;     /* derived in post_config */
     jklg_gateway_conf_t *stripe;    /* derived in post_config */
@@ -75,6 +76,7 @@ typedef struct {
 #define JKLG_DEFAULT_STRIPE_TIMEOUT apr_time_from_sec(30)
 #define JKLG_DEFAULT_WEBHOOK_TOLERANCE apr_time_from_sec(300)
 #define JKLG_DEFAULT_CURRENCY      "eur"
+#define JKLG_DEFAULT_STRIPE_JS_URL "https://js.stripe.com/v3/"
 #define JKLG_DEFAULT_DB_TIMEOUT    apr_time_from_sec(5)
 
 extern const command_rec jklg_directives[];

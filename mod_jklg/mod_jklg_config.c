@@ -73,6 +73,7 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->stripe_timeout = PICK(stripe_timeout);
     c->stripe_webhook_secrets = PICK_PTR(stripe_webhook_secrets);
     c->stripe_webhook_tolerance = PICK(stripe_webhook_tolerance);
+    c->stripe_js_url = PICK_PTR(stripe_js_url);
     c->currency = PICK_PTR(currency);
     c->db_timeout = PICK(db_timeout);
     c->ratelimits = jklg_ratelimit_merge(p, base->ratelimits,
@@ -578,6 +579,24 @@ static const char *set_stripe_api_base(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
+/* The pages load Stripe.js from here (a stand-in's copy in tests and in
+ * `make run`); it reaches browsers as js_url and the CSP must allow it. */
+static const char *set_stripe_js_url(cmd_parms *cmd, void *dc,
+                                     const char *arg)
+{
+    apr_uri_t uri;
+
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.hostname
+        || !uri.scheme || (strcmp(uri.scheme, "https")
+                           && strcmp(uri.scheme, "http"))) {
+        return apr_psprintf(cmd->pool, "JKLGStripeJSURL: '%s' is not an "
+                            "http(s) URL, use e.g. https://js.stripe.com/v3/",
+                            arg);
+    }
+    conf_of(cmd)->stripe_js_url = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 static const char *set_stripe_timeout(cmd_parms *cmd, void *dc,
                                       const char *arg)
 {
@@ -648,6 +667,9 @@ const command_rec jklg_directives[] = {
                     "Webhook signing secrets whsec_...; any may match"),
     AP_INIT_TAKE1("JKLGStripeAPIBase", set_stripe_api_base, NULL, RSRC_CONF,
                   "Stripe API URL (default https://api.stripe.com)"),
+    AP_INIT_TAKE1("JKLGStripeJSURL", set_stripe_js_url, NULL, RSRC_CONF,
+                  "Stripe.js URL the pages load "
+                  "(default https://js.stripe.com/v3/)"),
     AP_INIT_TAKE1("JKLGStripeTimeout", set_stripe_timeout, NULL, RSRC_CONF,
                   "Bound on one Stripe call with its retries (default 30s)"),
     AP_INIT_TAKE1("JKLGStripeWebhookTolerance", set_webhook_tolerance, NULL,

@@ -70,9 +70,11 @@ int jklg_payments_config(jklg_req_t *req)
         }
     }
     return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool, json_pack(
-                      "{s:s?, s:o, s:s}",
+                      "{s:s?, s:o, s:s, s:s}",
                       "publishable_key", c->stripe_publishable_key,
                       "gateways", gateways,
+                      "js_url", c->stripe_js_url ? c->stripe_js_url
+                                                 : JKLG_DEFAULT_STRIPE_JS_URL,
                       "currency", c->currency ? c->currency
                                               : JKLG_DEFAULT_CURRENCY)));
 }

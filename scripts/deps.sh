@@ -12,6 +12,7 @@ postgresql postgresql-client
 python3 python3-pytest python3-requests python3-psycopg2 python3-aiosmtpd
 python3-stripe python3-cryptography python3-jsonschema python3-yaml
 redis-server redis-tools
+chromium chromium-driver python3-selenium
 "
 [ "${JKLG_BENCH:-}" ] && PACKAGES="$PACKAGES wrk"
 # make deb: Debian's packaging tools; make deb-test: a Debian root to try it in.

@@ -3,8 +3,9 @@
 
 A private PostgreSQL cluster under var/pg (created and migrated on first
 run, migrations applied on every run), Apache on 127.0.0.1:PORT with the
-freshly built module, mail written to the spool var/mail, and a staff user
-for /api/admin. Ctrl-C stops everything it started."""
+freshly built module and the customer pages of web/ (conf/jklg-web.conf),
+mail written to the spool var/mail, and a staff user for /api/admin.
+Ctrl-C stops everything it started."""
 
 import argparse
 import hashlib
@@ -21,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness.httpd import Httpd, HttpdError  # noqa: E402
+from harness.httpd import MODULES_DIR, Httpd, HttpdError  # noqa: E402
 from harness.pg import PgCluster, PgError    # noqa: E402
 from harness.stripe import StripeStandin     # noqa: E402
 
@@ -37,6 +38,17 @@ JKLGStripeSecretKey {stripe_key}
 JKLGStripePublishableKey {stripe_publishable}
 JKLGStripeWebhookSecret {stripe_webhook_secret}
 JKLGStripeAPIBase {stripe_api}
+{stripe_js}"""
+
+# The customer pages of this checkout, as the example vhost serves the
+# installed ones (docs/web.md); with the stand-in, its Stripe.js.
+WEB = """\
+LoadModule alias_module {modules}/mod_alias.so
+LoadModule headers_module {modules}/mod_headers.so
+LoadModule mime_module {modules}/mod_mime.so
+TypesConfig /etc/mime.types
+Define JKLG_WEB_ROOT "{web}"
+{stripe_origin}Include "{conf}"
 """
 
 # The stand-in's port follows PORT, so two checkouts can run side by side:
@@ -55,7 +67,7 @@ def stripe_settings(port):
             stripe_publishable=os.environ.get("JKLG_STRIPE_PUBLISHABLE_KEY",
                                               "pk_test_unset"),
             stripe_webhook_secret=os.environ["JKLG_STRIPE_WEBHOOK_SECRET"],
-            stripe_api="https://api.stripe.com")
+            stripe_api="https://api.stripe.com", stripe_js="")
     standin = StripeStandin(port=free_or_exit(port + STANDIN_OFFSET,
                                               "the Stripe stand-in"))
     standin.start()
@@ -63,7 +75,8 @@ def stripe_settings(port):
     return standin, dict(stripe_key=standin.secret_key,
                          stripe_publishable="pk_test_local_standin",
                          stripe_webhook_secret=standin.webhook_secret,
-                         stripe_api=standin.url)
+                         stripe_api=standin.url,
+                         stripe_js=f"JKLGStripeJSURL {standin.url}/v3/\n")
 
 
 def free_or_exit(port, what):
@@ -130,6 +143,20 @@ def state_dir():
     return elsewhere
 
 
+def web_root(var):
+    """web/ of the checkout; a fresh copy under var/ when Apache's children
+    could not read the checkout (a private home)."""
+    web = REPO / "web"
+    if os.geteuid() != 0 or searchable_by_others(web):
+        return web
+    copy = var / "web"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(web, copy)
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return copy
+
+
 def secret_file(path):
     """A random JWT signing key, made once, readable by root only (Apache
     reads its configuration as root)."""
@@ -186,6 +213,11 @@ def main():
             httpd.jklg = JKLG.format(port=port, spool=spool,
                                      jwt_key=secret_file(var / "jwt.key"),
                                      **stripe)
+            httpd.extra = WEB.format(
+                modules=MODULES_DIR, web=web_root(var),
+                conf=REPO / "conf" / "jklg-web.conf",
+                stripe_origin=(f"Define JKLG_STRIPE_JS_ORIGIN {standin.url}\n"
+                               if standin else ""))
             serve(httpd, pg, spool, standin)
         finally:
             if standin:
@@ -207,6 +239,7 @@ def serve(httpd, pg, spool, standin):
         raise HttpdError(f"Apache did not start; see {httpd.error_log}")
     print(f"""
 mod_jklg is running (Ctrl-C stops everything):
+  pages        {httpd.url}/signup   (walk-through: README.md)
   API          {httpd.url}/api   (health: {httpd.url}/api/health)
   staff        {httpd.staff[0]} / {httpd.staff[1]}   (Basic auth on /api/admin)
   mail         written to {spool}/*.eml (no SMTP configured)

@@ -59,6 +59,8 @@ def make_httpd(tmp_path):
     ("JKLGPasswordMinLength 4", "JKLGPasswordMinLength: '4' is not a number between 8 and 128"),
     ("JKLGPasswordHash fast", "JKLGPasswordHash: 'fast' is not one of interactive, moderate, sensitive"),
     ("JKLGPasswordHashConcurrency 0", "JKLGPasswordHashConcurrency: '0' is not a number between 1 and 256"),
+    ("JKLGStripeJSURL js.stripe.com/v3/", "JKLGStripeJSURL: 'js.stripe.com/v3/' is not an http(s) URL"),
+    ("JKLGStripeJSURL ftp://js.test/v3/", "JKLGStripeJSURL: 'ftp://js.test/v3/' is not an http(s) URL"),
 ])
 def test_bad_value_is_refused_with_the_fix(make_httpd, directive, message):
     rc, out = make_httpd(GOOD + directive + "\n").config_test()
@@ -153,7 +155,10 @@ def shipped_example(tmp_path, tls, text=None):
             .replace("/etc/apache2/jklg-stripe.key",
                      str(tmp_path / "stripe.key"))
             .replace("/etc/apache2/jklg-whsec.key",
-                     str(tmp_path / "whsec.key")))
+                     str(tmp_path / "whsec.key"))
+            .replace("/usr/share/jklg/web", str(REPO_ROOT / "web"))
+            .replace("/usr/share/jklg/jklg-web.conf",
+                     str(REPO_ROOT / "conf" / "jklg-web.conf")))
 
 
 def fill_placeholders(text):
@@ -164,13 +169,18 @@ def fill_placeholders(text):
 
 
 def example_httpd(make_httpd, example, tls):
-    # mod_reqtimeout and mod_alias loaded, as on Debian, so that the
-    # example's RequestReadTimeout and the port-80 Redirect are checked
-    # too (its TLS lines are inside <IfModule ssl_module>).
+    # mod_reqtimeout, mod_alias, mod_headers and mod_mime loaded, as on
+    # Debian with `a2enmod jklg`, so that the example's RequestReadTimeout,
+    # the port-80 Redirect and the pages' snippet are checked too (its TLS
+    # lines are inside <IfModule ssl_module>).
     return make_httpd("", extra=f'LoadModule reqtimeout_module '
                                 f'{MODULES_DIR}/mod_reqtimeout.so\n'
                                 f'LoadModule alias_module '
                                 f'{MODULES_DIR}/mod_alias.so\n'
+                                f'LoadModule headers_module '
+                                f'{MODULES_DIR}/mod_headers.so\n'
+                                f'LoadModule mime_module '
+                                f'{MODULES_DIR}/mod_mime.so\n'
                                 + (f'LoadModule ssl_module '
                                    f'{MODULES_DIR}/mod_ssl.so\n'
                                    if tls else '')

@@ -29,10 +29,12 @@ DB_ERRORS = [r"JKLG0010[123]", r"JKLG00301", r"JKLG001", r"dbd:error",
 def test_config(server):
     resp = requests.get(server.url + "/api/payments/config", timeout=30)
     body = assert_json(resp, 200)
-    assert set(body) == {"publishable_key", "gateways", "currency"}, body
+    assert set(body) == {"publishable_key", "gateways", "currency",
+                         "js_url"}, body
     assert body["publishable_key"] == "pk_test_jklg"
     assert "stripe" in body["gateways"] and "manual" in body["gateways"]
     assert body["currency"] == "eur"
+    assert body["js_url"] == "https://js.stripe.com/v3/"     # the default
 
 
 def test_config_needs_no_token_and_ignores_a_bad_one(server):

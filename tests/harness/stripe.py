@@ -37,6 +37,23 @@ when a webhook URL is configured, sends Stripe's signed event there:
 They answer {"event": "evt_...", "type": ..., "delivered": <HTTP status or
 null>}.
 
+Stand-in Stripe.js, for the customer pages in tests and `make run`
+(JKLGStripeJSURL http://127.0.0.1:PORT/v3/): GET /v3/ serves a script with
+the small part of Stripe.js the pay page uses -- Stripe(pk),
+elements({clientSecret}), create('payment'), mount(selector),
+confirmPayment({elements, confirmParams: {return_url}}). Its "Payment
+Element" is a plain choice of test outcome (no card fields, no iframe);
+confirmPayment posts the client secret and the choice to
+
+    POST /_standin/js/confirm   client_secret, outcome=succeed|decline|process
+
+which checks the secret against the PaymentIntent, applies the outcome as
+the control paths above do (signed webhook included) and answers
+{"payment_intent": {"id", "status", "last_payment_error"}}. On success or
+processing the script goes to return_url with payment_intent,
+payment_intent_client_secret and redirect_status, as Stripe does after
+3-D Secure; a decline resolves to {error: {type: "card_error", ...}}.
+
     curl -X POST http://127.0.0.1:12111/_standin/payment_intents/pi_.../confirm
 
 Command line (from tests/):
@@ -62,6 +79,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -932,7 +950,50 @@ class StripeStandin:
 
     # -- control paths for `make run`
 
+    def _js_confirm(self, params):
+        """What the stand-in Stripe.js's confirmPayment asks for: the
+        browser holds only the client secret, so that is what is checked."""
+        secret = params.get("client_secret", "")
+        pi_id = secret.partition("_secret_")[0]
+        with self._lock:
+            pi = self._payment_intents.get(pi_id)
+            if pi is None or not hmac.compare_digest(
+                    pi["client_secret"].encode(), secret.encode()):
+                raise StripeApiError(
+                    400, "The client_secret provided does not match any "
+                    "associated PaymentIntent on this account.",
+                    code="payment_intent_invalid_parameter",
+                    param="client_secret")
+        outcome = params.get("outcome", "succeed")
+        if outcome == "decline":
+            event = self.fail_payment(pi_id)
+        elif outcome == "process":
+            event = self.process(pi_id)
+        elif outcome == "succeed":
+            event = self.confirm(pi_id)
+        else:
+            raise _bad_param("outcome", f"Invalid outcome: {outcome}")
+        delivered = self._deliver(event)
+        pi = self.get_payment_intent(pi_id)
+        return {"payment_intent": {
+            "id": pi["id"], "status": pi["status"],
+            "last_payment_error": pi["last_payment_error"]},
+            "delivered": delivered["delivered"]}
+
     def _control(self, method, path, headers, body):
+        # The stand-in Stripe.js calls from the pages' origin (CORS).
+        cors = {"Access-Control-Allow-Origin": "*"}
+        if path == "/_standin/js/confirm":
+            try:
+                if method != "POST":
+                    raise _unrecognized(method, path)
+                answer = self._js_confirm(
+                    _request_params("POST", "", headers, body))
+            except StripeApiError as err:
+                self.log(f"{method} {path} {err.status} {err}")
+                return err.status, err.body(), cors
+            self.log(f"{method} {path} {answer['payment_intent']['status']}")
+            return 200, answer, cors
         try:
             params = _request_params("POST", "", headers, body)
             if method == "GET" and path == "/_standin/payment_intents":
@@ -1248,6 +1309,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _handle(self):
+        if self.command == "GET" and self.path.split("?")[0] in ("/v3",
+                                                                 "/v3/"):
+            return self._send_js()
         body = self._read_body()
         status, payload, headers = self.server.standin._dispatch(
             self.command, self.path, self.headers, body)
@@ -1260,6 +1324,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+
+
+    def _send_js(self):
+        data = STRIPE_JS.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.write(data)
+
+
+STRIPE_JS = Path(__file__).with_name("stripe_js_standin.js")
 
 
 # --- command line, for `make run` ------------------------------------------
