@@ -23,6 +23,9 @@ static const char *const template_names[] = {
     "payment_receipt",
     "account_exists",
     "password_changed",
+    "new_sign_in",
+    "email_change_confirm",
+    "email_change_notice",
     "test",
     NULL
 };

@@ -59,6 +59,7 @@ typedef struct {
     jklg_gateway_conf_t *stripe;    /* derived in post_config */
     apr_interval_time_t db_timeout;
     jklg_db_guard_t *db_guard;      /* per child, made in child_init */
+    apr_interval_time_t security_retention; /* JKLGSecurityEventRetention */
 } jklg_server_conf_t;
 
 /* Defaults, applied by the getters in mod_jklg_config.c. */
@@ -78,6 +79,7 @@ typedef struct {
 #define JKLG_DEFAULT_CURRENCY      "eur"
 #define JKLG_DEFAULT_STRIPE_JS_URL "https://js.stripe.com/v3/"
 #define JKLG_DEFAULT_DB_TIMEOUT    apr_time_from_sec(5)
+#define JKLG_DEFAULT_SECURITY_RETENTION apr_time_from_sec(365 * 86400)
 
 extern const command_rec jklg_directives[];
 void *jklg_create_server_conf(apr_pool_t *p, server_rec *s);
@@ -166,6 +168,21 @@ void jklg_db_child_init(apr_pool_t *pchild, server_rec *s);
  * none to be had. *err for the error log. */
 apr_status_t jklg_db_take(server_rec *s, request_rec *r, apr_pool_t *p,
                           ap_dbd_t **dbd, jklg_db_t *db, const char **err);
+
+/* mod_jklg_security.c: security events, email change, secure-account. */
+extern const jklg_statement_t jklg_security_statements[];
+int jklg_me_security_events(jklg_req_t *req);
+int jklg_me_email_change(jklg_req_t *req);
+int jklg_confirm_email_change(jklg_req_t *req);
+int jklg_revert_email_change(jklg_req_t *req);
+int jklg_secure_account(jklg_req_t *req);
+/* The request's User-Agent as stored (valid UTF-8, at most 512 bytes). */
+const char *jklg_req_user_agent(jklg_req_t *req);
+/* JKLGSecurityEventRetention, default 365 days. */
+apr_interval_time_t jklg_conf_security_retention(const jklg_server_conf_t *c);
+/* Housekeeping: deletes security events older than the retention and
+ * expired links of sql/013; logs what it did. */
+void jklg_security_purge(server_rec *s, jklg_db_t *db, apr_pool_t *p);
 
 /* mod_jklg_call.c: the one way a handler runs its SQL and finishes. A
  * call is a statement "SELECT outcome, body, emails FROM jklg.fn(...)"

@@ -7,6 +7,7 @@
 #include "jklg_json.h"
 #include "jklg_jwt.h"
 #include "jklg_token.h"
+#include "jklg_useragent.h"
 #include "jklg_util.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
@@ -18,6 +19,8 @@ static const char *client_ip(jklg_req_t *req)
 {
     return req->r->useragent_ip;
 }
+
+static const char *user_agent(jklg_req_t *req);
 
 /* Per-IP rules count the client's address, IPv6 clients per /64. */
 static const char *ip_key(jklg_req_t *req)
@@ -307,9 +310,10 @@ int jklg_customer_reset(jklg_req_t *req)
         return OK;
     }
     {
-        const char *args[] = {hash, new_hash, hash,
+        const char *args[] = {hash, new_hash, hash, client_ip(req),
+                              user_agent(req),
                               front_url(req, "/forgot-password")};
-        if (!run(req, "jklg_c_reset", 4, args, &rows)) {
+        if (!run(req, "jklg_c_reset", 6, args, &rows)) {
             return OK;
         }
     }
@@ -328,29 +332,32 @@ static int reply_bad_credentials(jklg_req_t *req)
                             "The email or password is not correct.", NULL);
 }
 
-/* The login response: the session's body from SQL plus a signed token. */
+/* The login response: the answer of jklg.login_session plus a signed
+ * token made of its session. */
 static int reply_login(jklg_req_t *req, const char *customer_id,
-                       const char **row)
+                       const jklg_result_t *res)
 {
     apr_pool_t *p = req->r->pool;
     jklg_jwt_claims_t claims;
-    json_t *body = jklg_json_own(p, json_loads(row[4], 0, NULL));
+    json_t *made = jklg_result_json(req, res);
+    json_t *body = json_object_get(made, "answer");
     const jklg_jwt_key_t *key = (const jklg_jwt_key_t *)
                                 req->conf->jwt_keys->elts;
 
-    if (!body) {
+    if (!json_is_object(body) || !jklg_json_str(made, "session_id")) {
         return jklg_reply_error(req, HTTP_INTERNAL_SERVER_ERROR, "internal",
                                 "An internal error occurred.", NULL);
     }
     claims.iss = req->conf->public_url;
     claims.sub = customer_id;
-    claims.sid = row[0];
-    claims.iat = apr_atoi64(row[1]);
-    claims.exp = apr_atoi64(row[2]);
+    claims.sid = jklg_json_str(made, "session_id");
+    claims.iat = (apr_int64_t)json_integer_value(json_object_get(made, "iat"));
+    claims.exp = (apr_int64_t)json_integer_value(json_object_get(made, "exp"));
     json_object_set_new(body, "token",
                         json_string(jklg_jwt_sign(p, key, &claims)));
     json_object_set_new(body, "token_type", json_string("Bearer"));
-    json_object_set_new(body, "expires_at", json_string(row[3]));
+    json_object_set_new(body, "expires_at",
+                        json_string(jklg_json_str(made, "expires_at")));
     return jklg_reply(req, HTTP_OK, body);
 }
 
@@ -407,6 +414,61 @@ static int check_login(jklg_req_t *req, const char *email,
     return ok;
 }
 
+/* Records a wrong password for an existing account (security events).
+ * The answer is 401 either way: a failed write is only logged. */
+static void login_failed(jklg_req_t *req, const char *customer_id)
+{
+    const char *args[3], *err;
+    jklg_rows_t rows;
+    apr_status_t rv;
+
+    if (!customer_id || !jklg_req_db(req)) {
+        return;
+    }
+    args[0] = customer_id;
+    args[1] = client_ip(req);
+    args[2] = user_agent(req);
+    rv = jklg_db_query(&req->db, req->r->pool, "jklg_login_failed", 3, args,
+                       &rows, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, req->r, JKLGNO(02050)
+                      "login_failed event not recorded: %s", err);
+    }
+}
+
+/* Opens the session of a customer whose password (and any second factor)
+ * was checked: jklg.login_session records the login and, for a device
+ * not seen lately, mails a new-sign-in notice whose secure-account link
+ * carries the token made here. */
+static int login_session(jklg_req_t *req, const char *customer_id,
+                         const char *new_hash)
+{
+    apr_pool_t *p = req->r->pool;
+    const char *ua = user_agent(req), *token, *hash;
+    jklg_result_t res;
+
+    if (!new_token(req, &token, &hash)) {
+        return OK;
+    }
+    {
+        const char *args[] = {customer_id, new_hash, client_ip(req), ua,
+                              jklg_browser_family(ua),
+                              interval_of(p, jklg_conf_token_lifetime(
+                                  req->conf)),
+                              hash,
+                              apr_pstrcat(p, front_url(req,
+                                          "/secure-account?token="), token,
+                                          NULL)};
+        if (!jklg_call(req, "jklg_login_session", 8, args, &res)) {
+            return OK;
+        }
+    }
+    if (strcmp(res.outcome, "ok")) {
+        return reply_bad_credentials(req);  /* deleted meanwhile */
+    }
+    return reply_login(req, customer_id, &res);
+}
+
 int jklg_customer_login(jklg_req_t *req)
 {
     static const char *const allowed[] = {"email", "password", NULL};
@@ -428,6 +490,7 @@ int jklg_customer_login(jklg_req_t *req)
         return OK;
     }
     if (result == JKLG_PASSWORD_MISMATCH) {
+        login_failed(req, jklg_auth_value(&rows, 0));
         return reply_bad_credentials(req);
     }
     if (strcmp(jklg_auth_value(&rows, 2), "t")) {
@@ -436,17 +499,5 @@ int jklg_customer_login(jklg_req_t *req)
                                 "we sent you a link.", NULL);
     }
     customer_id = jklg_auth_value(&rows, 0);
-    {
-        const char *args[] = {new_hash, customer_id, client_ip(req),
-                              user_agent(req),
-                              interval_of(p, jklg_conf_token_lifetime(
-                                  req->conf))};
-        if (!run(req, "jklg_c_login", 5, args, &rows)) {
-            return OK;
-        }
-    }
-    if (rows.nrows != 1 || rows.ncols != 5) {
-        return reply_bad_credentials(req);  /* deleted meanwhile */
-    }
-    return reply_login(req, customer_id, rows.rows[0]);
+    return login_session(req, customer_id, new_hash);
 }

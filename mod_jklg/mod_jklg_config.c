@@ -34,6 +34,7 @@ void *jklg_create_server_conf(apr_pool_t *p, server_rec *s)
     c->stripe_timeout = JKLG_UNSET;
     c->stripe_webhook_tolerance = JKLG_UNSET;
     c->db_timeout = JKLG_UNSET;
+    c->security_retention = JKLG_UNSET;
     return c;
 }
 
@@ -76,6 +77,7 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->stripe_js_url = PICK_PTR(stripe_js_url);
     c->currency = PICK_PTR(currency);
     c->db_timeout = PICK(db_timeout);
+    c->security_retention = PICK(security_retention);
     c->ratelimits = jklg_ratelimit_merge(p, base->ratelimits,
                                          add->ratelimits);
     return c;
@@ -464,6 +466,13 @@ static const char *add_jwt_key(cmd_parms *cmd, void *dc, const char *a1,
     return NULL;
 }
 
+static const char *set_security_retention(cmd_parms *cmd, void *dc,
+                                          const char *arg)
+{
+    return set_duration(cmd, "JKLGSecurityEventRetention", arg,
+                        &conf_of(cmd)->security_retention);
+}
+
 static const char *set_token_lifetime(cmd_parms *cmd, void *dc,
                                       const char *arg)
 {
@@ -651,6 +660,9 @@ const command_rec jklg_directives[] = {
                    "repeatable)"),
     AP_INIT_TAKE1("JKLGTokenLifetime", set_token_lifetime, NULL, RSRC_CONF,
                   "Access token and session lifetime (default 7d)"),
+    AP_INIT_TAKE1("JKLGSecurityEventRetention", set_security_retention,
+                  NULL, RSRC_CONF,
+                  "How long security events are kept (default 365d)"),
     AP_INIT_TAKE1("JKLGPasswordMinLength", set_password_min, NULL, RSRC_CONF,
                   "Shortest password accepted, in characters (default 10)"),
     AP_INIT_TAKE1("JKLGPasswordHash", set_password_hash, NULL, RSRC_CONF,

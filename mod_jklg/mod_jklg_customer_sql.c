@@ -10,26 +10,23 @@ const jklg_statement_t jklg_customer_statements[] = {
     {"jklg_c_login_lookup",
      "SELECT id, password_hash, email_verified_at IS NOT NULL "
      "FROM customers WHERE email = %s"},
-    /* new hash or NULL, customer id, ip, user agent, lifetime */
-    {"jklg_c_login",
-     "WITH c AS (UPDATE customers c SET password_hash = "
-     "  COALESCE(%s, c.password_hash) WHERE c.id = %s::uuid RETURNING c), "
-     "s AS (INSERT INTO customer_sessions (customer_id, ip, user_agent, "
-     "  expires_at) SELECT (c.c).id, %s::inet, %s, now() + %s::interval "
-     "  FROM c RETURNING customer_sessions AS s) "
-     "SELECT (s.s).id, extract(epoch FROM (s.s).created_at)::bigint, "
-     "  extract(epoch FROM (s.s).expires_at)::bigint, "
-     "  jklg_ts((s.s).expires_at), "
-     "  jsonb_build_object('session', jklg_session_json(s.s, (s.s).id), "
-     "    'customer', jklg_customer_json(c.c))::text FROM s, c"},
+    /* The session of a login (sql/013_account_security.sql): its events
+     * and the new-device notice are written with it. */
+    {"jklg_login_session", JKLG_CALL_SQL("login_session",
+     "p_customer => %s::uuid, p_new_hash => %s, p_ip => %s::inet, "
+     "p_user_agent => %s, p_device => %s, p_lifetime => %s::interval, "
+     "p_secure_hash => %s, p_secure_url => %s")},
+    {"jklg_login_failed", JKLG_CALL_SQL("login_failed",
+     "p_customer => %s::uuid, p_ip => %s::inet, p_user_agent => %s")},
     /* token hash: whose account, before a password hash is spent on it */
     {"jklg_c_reset_lookup",
      "SELECT c.email FROM password_reset_tokens t "
      "JOIN customers c ON c.id = t.customer_id "
      "WHERE t.token_hash = decode(%s, 'hex') AND t.used_at IS NULL "
      "AND t.expires_at > now()"},
-    /* token hash, new hash, token hash, forgot url. Whoever uses the token
-     * first wins: the UPDATE ... used_at IS NULL serialises them. */
+    /* token hash, new hash, token hash, ip, user agent, forgot url.
+     * Whoever uses the token first wins: the UPDATE ... used_at IS NULL
+     * serialises them. */
     {"jklg_c_reset",
      "WITH t AS (UPDATE password_reset_tokens SET used_at = now() "
      "  WHERE token_hash = decode(%s, 'hex') AND used_at IS NULL "
@@ -42,7 +39,9 @@ const jklg_statement_t jklg_customer_statements[] = {
      "  WHERE customer_id = (SELECT id FROM c) AND used_at IS NULL "
      "  AND token_hash <> decode(%s, 'hex')), "
      "s AS (DELETE FROM customer_sessions "
-     "  WHERE customer_id = (SELECT id FROM c)) "
+     "  WHERE customer_id = (SELECT id FROM c)), "
+     "ev AS (INSERT INTO security_events (customer_id, type, ip, "
+     "  user_agent) SELECT id, 'password_reset', %s::inet, %s FROM c) "
      "INSERT INTO email_outbox (template, recipient, data) "
      "SELECT 'password_changed', email, jsonb_build_object('first_name', "
      "  first_name, 'changed_at', jklg_ts(now()), 'reset_url', %s::text) "

@@ -163,6 +163,7 @@ static void purge_now_and_then(server_rec *s, jklg_db_t *db, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JKLGNO(00211)
                      "housekeeping: %ld expired rows deleted", purged);
     }
+    jklg_security_purge(s, db, p);
 }
 
 static void *sweep_task(apr_thread_t *thread, void *data)

@@ -19,10 +19,12 @@ const jklg_statement_t jklg_profile_statements[] = {
     {"jklg_me_password_lookup", JKLG_CALL_SQL("me_password_lookup",
      JKLG_AUTHED)},
     {"jklg_me_password_set", JKLG_CALL_SQL("me_password_set", JKLG_AUTHED
-     ", p_hash => %s, p_reset_url => %s")},
+     ", p_hash => %s, p_reset_url => %s, p_ip => %s::inet, "
+     "p_user_agent => %s")},
     {"jklg_me_sessions", JKLG_CALL_SQL("me_sessions", JKLG_AUTHED)},
     {"jklg_me_session_delete", JKLG_CALL_SQL("me_session_delete",
-     JKLG_AUTHED ", p_id => %s::uuid")},
+     JKLG_AUTHED ", p_id => %s::uuid, p_ip => %s::inet, "
+     "p_user_agent => %s")},
     {"jklg_logout", JKLG_CALL_SQL("logout", JKLG_AUTHED)},
     {"jklg_me_addresses", JKLG_CALL_SQL("me_addresses", JKLG_AUTHED)},
     {"jklg_me_address_save", JKLG_CALL_SQL("me_address_save", JKLG_AUTHED
@@ -157,8 +159,9 @@ int jklg_me_password(jklg_req_t *req)
     {
         const char *args[] = {hash, apr_pstrcat(req->r->pool,
                               req->conf->public_url, "/forgot-password",
-                              NULL)};
-        return jklg_call_finish(req, "jklg_me_password_set", 2, args,
+                              NULL), req->r->useragent_ip,
+                              jklg_req_user_agent(req)};
+        return jklg_call_finish(req, "jklg_me_password_set", 4, args,
                                 profile_outcomes);
     }
 }
@@ -172,10 +175,16 @@ int jklg_me_sessions(jklg_req_t *req)
 int jklg_me_session_delete(jklg_req_t *req)
 {
     const char *id = path_id(req);
+    const char *args[3];
 
-    return id ? jklg_call_finish(req, "jklg_me_session_delete", 1, &id,
-                                 profile_outcomes)
-              : OK;
+    if (!id) {
+        return OK;
+    }
+    args[0] = id;
+    args[1] = req->r->useragent_ip;
+    args[2] = jklg_req_user_agent(req);
+    return jklg_call_finish(req, "jklg_me_session_delete", 3, args,
+                            profile_outcomes);
 }
 
 int jklg_customer_logout(jklg_req_t *req)

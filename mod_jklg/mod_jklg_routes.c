@@ -30,6 +30,11 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_GET,    C "/me/bookings/{id}",    jklg_me_booking,        JKLG_AUTH},
     {JKLG_GET,    C "/me/sessions",         jklg_me_sessions,       JKLG_AUTH},
     {JKLG_DELETE, C "/me/sessions/{id}",    jklg_me_session_delete, JKLG_AUTH},
+    {JKLG_GET,    C "/me/security-events",  jklg_me_security_events, JKLG_AUTH},
+    {JKLG_POST,   C "/me/email",            jklg_me_email_change,   JKLG_BODY | JKLG_AUTH},
+    {JKLG_POST,   C "/confirm-email-change", jklg_confirm_email_change, JKLG_BODY},
+    {JKLG_POST,   C "/revert-email-change", jklg_revert_email_change, JKLG_BODY},
+    {JKLG_POST,   C "/secure-account",      jklg_secure_account,    JKLG_BODY},
 #undef C
 
 #define P "/api/payments"

@@ -14,6 +14,7 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_account_statements,
     jklg_payment_statements,
     jklg_metrics_statements,
+    jklg_security_statements,
     NULL
 };
 

@@ -56,6 +56,7 @@ def make_httpd(tmp_path):
     ("JKLGJWTKey k1 0123456789abcdef0123456789abcdefXX", "JKLGJWTKey: key id 'k1' is used twice"),
     ("JKLGJWTKey env:JKLG_TEST_UNSET_VARIABLE", "JKLGJWTKey: environment variable JKLG_TEST_UNSET_VARIABLE is not set"),
     ("JKLGTokenLifetime 7x", "JKLGTokenLifetime: '7x' is not a duration"),
+    ("JKLGSecurityEventRetention 1y", "JKLGSecurityEventRetention: '1y' is not a duration"),
     ("JKLGPasswordMinLength 4", "JKLGPasswordMinLength: '4' is not a number between 8 and 128"),
     ("JKLGPasswordHash fast", "JKLGPasswordHash: 'fast' is not one of interactive, moderate, sensitive"),
     ("JKLGPasswordHashConcurrency 0", "JKLGPasswordHashConcurrency: '0' is not a number between 1 and 256"),

@@ -185,7 +185,7 @@ START_TEST(known_names)
         ck_assert(jklg_template_known(*n));
         count++;
     }
-    ck_assert_int_eq(count, 7);
+    ck_assert_int_eq(count, 10);
     ck_assert(jklg_template_known("verification"));
     ck_assert(jklg_template_known("payment_receipt"));
     ck_assert(!jklg_template_known("../verification"));
@@ -199,7 +199,8 @@ static json_t *realistic_vars(void)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s,"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-                     " s:s, s:s, s:s}",
+                     " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s,"
+                     " s:s, s:s}",
                      "first_name", "Zoë",
                      "public_url", "https://travel.example",
                      "agency_name", "Sunny Trips & Co",
@@ -222,7 +223,16 @@ static json_t *realistic_vars(void)
                      "amount_outstanding", "734.50 EUR",
                      "login_url", "https://travel.example/login",
                      "changed_at", "2026-11-24 10:05 UTC",
-                     "sent_at", "2026-11-24 10:10 UTC");
+                     "sent_at", "2026-11-24 10:10 UTC",
+                     "signed_in_at", "2026-11-24 10:15 UTC",
+                     "ip", "203.0.113.9",
+                     "browser", "Firefox",
+                     "secure_url", "https://travel.example/secure-account?token=St0k",
+                     "expires_days", 7,
+                     "new_email", "new@travel.example",
+                     "confirm_url", "https://travel.example/confirm-email-change?token=Ct0k",
+                     "revert_url", "https://travel.example/revert-email-change?token=Xt0k",
+                     "requested_at", "2026-11-24 10:20 UTC");
 }
 
 /* A value each template must show in both text and html, so that a
@@ -240,6 +250,11 @@ static const struct {
     {"account_exists", "https://travel.example/login", "reset-password/Rt0k"},
     {"password_changed", "2026-11-24 10:05 UTC", "reset-password/Rt0k"},
     {"test", "2026-11-24 10:10 UTC", "2026-11-24 10:10 UTC"},
+    {"new_sign_in", "secure-account?token=St0k", "203.0.113.9"},
+    {"email_change_confirm", "confirm-email-change?token=Ct0k",
+     "new@travel.example"},
+    {"email_change_notice", "revert-email-change?token=Xt0k",
+     "new@travel.example"},
 };
 
 START_TEST(every_template_renders)
@@ -308,6 +323,12 @@ static const struct {
     {"account_exists", {"login_url", "reset_url", NULL}},
     {"password_changed", {"changed_at", "reset_url", NULL}},
     {"test", {"sent_at", NULL}},
+    {"new_sign_in", {"signed_in_at", "ip", "browser", "secure_url",
+     "expires_days", NULL}},
+    {"email_change_confirm", {"new_email", "confirm_url", "expires_hours",
+     NULL}},
+    {"email_change_notice", {"new_email", "requested_at", "revert_url",
+     "expires_days", NULL}},
 };
 
 static int is_documented(const char *tmpl, const char *var)
@@ -357,7 +378,7 @@ START_TEST(builtins_use_documented_variables_only)
          * one in every language, with the same placeholders. */
         parts += strcmp(b->lang, "en") == 0;
     }
-    ck_assert_int_eq(parts, 7 * 3);
+    ck_assert_int_eq(parts, 10 * 3);
 }
 END_TEST
 

@@ -47,6 +47,7 @@ int main(void)
     srunner_add_suite(runner, suite_db_guard());
     srunner_add_suite(runner, suite_placeholder());
     srunner_add_suite(runner, suite_i18n());
+    srunner_add_suite(runner, suite_useragent());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);

@@ -23,6 +23,7 @@ Suite *suite_ratelimit(void);
 Suite *suite_db_guard(void);
 Suite *suite_placeholder(void);
 Suite *suite_i18n(void);
+Suite *suite_useragent(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
