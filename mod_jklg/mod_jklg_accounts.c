@@ -426,14 +426,26 @@ int jklg_customer_login(jklg_req_t *req)
                                 "we sent you a link.", NULL);
     }
     customer_id = jklg_auth_value(&rows, 0);
-    {
-        const char *args[] = {new_hash, customer_id, client_ip(req),
-                              user_agent(req),
-                              interval_of(p, jklg_conf_token_lifetime(
-                                  req->conf))};
-        if (!run(req, "jklg_c_login", 5, args, &rows)) {
-            return OK;
-        }
+    /* An account with a second factor gets an mfa_token, no session. */
+    if (!jklg_login_mfa_gate(req, customer_id, new_hash)) {
+        return OK;
+    }
+    return jklg_login_session(req, customer_id, new_hash);
+}
+
+/* Creates the session and answers the login: after the password, or after
+ * the second factor (POST /login/mfa). */
+int jklg_login_session(jklg_req_t *req, const char *customer_id,
+                       const char *new_hash)
+{
+    const char *args[] = {new_hash, customer_id, client_ip(req),
+                          user_agent(req),
+                          interval_of(req->r->pool, jklg_conf_token_lifetime(
+                              req->conf))};
+    jklg_rows_t rows;
+
+    if (!run(req, "jklg_c_login", 5, args, &rows)) {
+        return OK;
     }
     if (rows.nrows != 1 || rows.ncols != 5) {
         return reply_bad_credentials(req);  /* deleted meanwhile */

@@ -30,6 +30,10 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_GET,    C "/me/bookings/{id}",    jklg_me_booking,        JKLG_AUTH},
     {JKLG_GET,    C "/me/sessions",         jklg_me_sessions,       JKLG_AUTH},
     {JKLG_DELETE, C "/me/sessions/{id}",    jklg_me_session_delete, JKLG_AUTH},
+    {JKLG_POST,   C "/login/mfa",           jklg_customer_login_mfa, JKLG_BODY},
+    {JKLG_POST,   C "/me/mfa/totp",         jklg_me_mfa_totp_start, JKLG_AUTH},
+    {JKLG_POST,   C "/me/mfa/totp/confirm", jklg_me_mfa_totp_confirm, JKLG_BODY | JKLG_AUTH},
+    {JKLG_DELETE, C "/me/mfa/totp",         jklg_me_mfa_totp_delete, JKLG_BODY | JKLG_AUTH},
 #undef C
 
 #define P "/api/payments"

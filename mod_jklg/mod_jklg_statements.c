@@ -12,6 +12,7 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_history_statements,
     jklg_payment_statements,
     jklg_metrics_statements,
+    jklg_mfa_statements,
     NULL
 };
 
