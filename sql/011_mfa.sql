@@ -73,6 +73,20 @@ BEGIN
 END
 $$;
 
+-- Either: a recovery code's hash (hex) when given, else the step matched
+-- for the secret sealed with p_nonce (hex).
+CREATE FUNCTION jklg.mfa_take_code(p_customer uuid, p_nonce text,
+                                   p_step bigint, p_recovery text)
+    RETURNS boolean LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF p_recovery IS NOT NULL THEN
+        RETURN jklg.mfa_take_recovery(p_customer, decode(p_recovery, 'hex'));
+    END IF;
+    RETURN jklg.mfa_take_step(p_customer, decode(p_nonce, 'hex'), p_step);
+END
+$$;
+
 -- The sealed secret for checking a code in the module.
 CREATE FUNCTION jklg.mfa_secret_json(m customer_mfa) RETURNS jsonb
     LANGUAGE sql IMMUTABLE SET search_path = public, pg_temp
@@ -192,11 +206,7 @@ BEGIN
     IF jklg_session_customer(p_session, p_customer) IS NULL THEN
         RETURN jklg.answer('unauthorized');
     END IF;
-    IF NOT CASE WHEN p_recovery IS NOT NULL
-                THEN jklg.mfa_take_recovery(p_customer,
-                                            decode(p_recovery, 'hex'))
-                ELSE jklg.mfa_take_step(p_customer, decode(p_nonce, 'hex'),
-                                        p_step) END THEN
+    IF NOT jklg.mfa_take_code(p_customer, p_nonce, p_step, p_recovery) THEN
         RETURN jklg.answer('invalid_code');
     END IF;
     DELETE FROM customer_mfa WHERE customer_id = p_customer;
@@ -274,12 +284,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jklg.answer('unauthorized');
     END IF;
-    IF NOT CASE WHEN p_recovery IS NOT NULL
-                THEN jklg.mfa_take_recovery(t.customer_id,
-                                            decode(p_recovery, 'hex'))
-                ELSE jklg.mfa_take_step(t.customer_id,
-                                        decode(p_nonce, 'hex'), p_step)
-           END THEN
+    IF NOT jklg.mfa_take_code(t.customer_id, p_nonce, p_step,
+                              p_recovery) THEN
         RETURN jklg.answer('invalid_code');
     END IF;
     UPDATE mfa_tokens SET used_at = now()
