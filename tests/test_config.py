@@ -131,7 +131,8 @@ def test_shipped_example_vhost_is_valid(make_httpd, tmp_path, tls):
     key.write_text("k" * 48 + "\n")
     example = tmp_path / "example.conf"
     for name, value in (("stripe.key", "sk_live_example"),
-                        ("whsec.key", "whsec_example")):
+                        ("whsec.key", "whsec_example"),
+                        ("mfa.key", "bWZhLWtleS1vZi10aGUtZXhhbXBsZS0wMTIzNDU2Nzg=")):
         (tmp_path / name).write_text(value + "\n")
     cert_dir = "/etc/letsencrypt/live/api.travel.example"
     if tls:     # mod_ssl loaded: its lines are checked against a real pair
@@ -148,7 +149,9 @@ def test_shipped_example_vhost_is_valid(make_httpd, tmp_path, tls):
                        .replace("/etc/apache2/jklg-stripe.key",
                                 str(tmp_path / "stripe.key"))
                        .replace("/etc/apache2/jklg-whsec.key",
-                                str(tmp_path / "whsec.key")))
+                                str(tmp_path / "whsec.key"))
+                       .replace("/etc/apache2/jklg-mfa.key",
+                                str(tmp_path / "mfa.key")))
     # mod_reqtimeout and mod_alias loaded, as on Debian, so that the
     # example's RequestReadTimeout and the port-80 Redirect are checked
     # too (its TLS lines are inside <IfModule ssl_module>).
