@@ -245,21 +245,36 @@ def test_recovery_code_works_once(server, db, account):
         assert cur.fetchone() == (2, 10)
 
 
-def test_one_recovery_code_used_twice_at_once_wins_once(server, account):
-    _, codes = enable(account)
-    tokens = [login_token(account), login_token(account)]
-    barrier = threading.Barrier(2)
-    results = [None, None]
+def at_once(server, tokens, **second):
+    """Both tokens with the same second factor, released together."""
+    barrier = threading.Barrier(len(tokens))
+    results = [None] * len(tokens)
 
     def use(i):
         barrier.wait()
-        results[i] = login_mfa(server, tokens[i], recovery_code=codes[3])
+        results[i] = login_mfa(server, tokens[i], **second)
 
-    threads = [threading.Thread(target=use, args=(i,)) for i in range(2)]
+    threads = [threading.Thread(target=use, args=(i,))
+               for i in range(len(tokens))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_one_code_used_twice_at_once_wins_once(server, account):
+    secret, _ = enable(account)
+    results = at_once(server, [login_token(account), login_token(account)],
+                      code=code(secret, 1))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200, 400], [r.text for r in results]
+
+
+def test_one_recovery_code_used_twice_at_once_wins_once(server, account):
+    _, codes = enable(account)
+    results = at_once(server, [login_token(account), login_token(account)],
+                      recovery_code=codes[3])
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200, 400], [r.text for r in results]
     loser = next(r for r in results if r.status_code == 400)
