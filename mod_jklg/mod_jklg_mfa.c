@@ -21,6 +21,7 @@
 
 #define USER_AGENT_MAX 512
 #define KEY_FILE_MAX 4096
+#define INVALID_CODE "The code is not correct, or was already used."
 #define CODE_SOURCE "p_nonce => %s, p_step => %s::bigint, p_recovery => %s"
 
 const jklg_statement_t jklg_mfa_statements[] = {
@@ -46,8 +47,7 @@ const jklg_statement_t jklg_mfa_statements[] = {
 };
 
 static const jklg_outcome_map_t mfa_outcomes[] = {
-    {"invalid_code", HTTP_BAD_REQUEST, "invalid_code",
-     "The code is not correct, or was already used."},
+    {"invalid_code", HTTP_BAD_REQUEST, "invalid_code", INVALID_CODE},
     {"mfa_on", HTTP_CONFLICT, "conflict",
      "Two-factor authentication is already on; turn it off first."},
     {"mfa_off", HTTP_CONFLICT, "conflict",
@@ -143,7 +143,7 @@ static int reply_not_configured(jklg_req_t *req)
 static int reply_invalid_code(jklg_req_t *req)
 {
     return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_code",
-                            mfa_outcomes[0].message, NULL);
+                            INVALID_CODE, NULL);
 }
 
 static int reply_internal(jklg_req_t *req)
