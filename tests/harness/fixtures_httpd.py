@@ -16,14 +16,15 @@ MAX_BODY = 4096
 
 JWT_KEYS = {"k2": "second-test-signing-key-0123456789abcdefghij",
             "k1": "first-test-signing-key-0123456789abcdefghijk"}
-# The key sealing TOTP secrets (JKLGMFAKey), base64 of 32 bytes.
-MFA_KEY = "bWZhLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTI="
+# The key sealing TOTP secrets (JKLGMFAKey, base64 of 32 bytes) is written
+# out in JKLG_CONF, so that the suites formatting JKLG_CONF themselves
+# (test_jwt_eddsa.py, test_attack_frozen_db.py) get it without a new name.
 
 JKLG_CONF = """\
 JKLGPublicURL https://travel.test/
 JKLGJWTKey k2 {jwt_k2}
 JKLGJWTKey k1 {jwt_k1}
-JKLGMFAKey {mfa_key}
+JKLGMFAKey bWZhLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTI=
 JKLGPasswordHashConcurrency 2
 JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
 JKLGMailSMTP smtp://127.0.0.1:{smtp_port}
@@ -66,7 +67,6 @@ def jklg_directives(smtp, stripe_api, templates, more=""):
     (later directives win): the configuration of another server like it."""
     return JKLG_CONF.format(smtp_port=smtp.port, jwt_k2=JWT_KEYS["k2"],
                             jwt_k1=JWT_KEYS["k1"], templates=templates,
-                            mfa_key=MFA_KEY,
                             max_body=MAX_BODY,
                             stripe_key=stripe_api.secret_key,
                             stripe_whsec=stripe_api.webhook_secret,
