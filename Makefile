@@ -10,7 +10,7 @@ CC       ?= gcc
 PORT     ?= 8080
 VERSION  := 0.1.0
 
-LIBS_PC   = jansson libsodium libcurl libpq libcrypt
+LIBS_PC   = jansson libsodium libcurl libpq libcrypt libcrypto
 APU_INC   = $(shell apu-1-config --includes)
 APR_INC   = $(shell apr-1-config --includes --cppflags)
 HTTPD_INC = -I$(shell $(APXS) -q INCLUDEDIR)

@@ -60,6 +60,7 @@ typedef struct {
     apr_interval_time_t db_timeout;
     jklg_db_guard_t *db_guard;      /* per child, made in child_init */
     apr_interval_time_t security_retention; /* JKLGSecurityEventRetention */
+    const unsigned char *mfa_key;   /* JKLGMFAKey, 32 bytes, or NULL */
 } jklg_server_conf_t;
 
 /* Defaults, applied by the getters in mod_jklg_config.c. */
@@ -384,5 +385,25 @@ void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer);
  * became: canceled, or paid meanwhile. 1 when recorded, 0 after answering
  * the gateway's (502) or the database's failure. */
 int jklg_payment_cancel(jklg_req_t *req, const json_t *tx);
+
+
+/* mod_jklg_mfa.c: TOTP second factor (docs/customers.md, "Two-factor
+ * authentication"). */
+extern const jklg_statement_t jklg_mfa_statements[];
+/* JKLGMFAKey file:/path|env:NAME|<base64 of 32 bytes>. */
+const char *jklg_mfa_set_key(cmd_parms *cmd, void *dc, const char *arg);
+/* After a correct password: 1 when the account has no second factor (the
+ * caller creates the session), else 0 after answering (401 mfa_required
+ * with an mfa_token, or an error). */
+int jklg_login_mfa_gate(jklg_req_t *req, const char *customer_id,
+                        const char *new_hash);
+int jklg_me_mfa_totp_start(jklg_req_t *req);
+int jklg_me_mfa_totp_confirm(jklg_req_t *req);
+int jklg_me_mfa_totp_delete(jklg_req_t *req);
+int jklg_customer_login_mfa(jklg_req_t *req);
+/* mod_jklg_accounts.c: creates the session and answers the login (the
+ * body of POST /login), for both the password and the second factor. */
+int jklg_login_session(jklg_req_t *req, const char *customer_id,
+                       const char *new_hash);
 
 #endif

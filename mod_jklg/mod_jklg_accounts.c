@@ -440,8 +440,8 @@ static void login_failed(jklg_req_t *req, const char *customer_id)
  * was checked: jklg.login_session records the login and, for a device
  * not seen lately, mails a new-sign-in notice whose secure-account link
  * carries the token made here. */
-static int login_session(jklg_req_t *req, const char *customer_id,
-                         const char *new_hash)
+int jklg_login_session(jklg_req_t *req, const char *customer_id,
+                       const char *new_hash)
 {
     apr_pool_t *p = req->r->pool;
     const char *ua = user_agent(req), *token, *hash;
@@ -499,5 +499,9 @@ int jklg_customer_login(jklg_req_t *req)
                                 "we sent you a link.", NULL);
     }
     customer_id = jklg_auth_value(&rows, 0);
-    return login_session(req, customer_id, new_hash);
+    /* An account with a second factor gets an mfa_token, no session. */
+    if (!jklg_login_mfa_gate(req, customer_id, new_hash)) {
+        return OK;
+    }
+    return jklg_login_session(req, customer_id, new_hash);
 }

@@ -64,6 +64,7 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->mail_timeout = PICK(mail_timeout);
     c->mail_sweep = PICK(mail_sweep);
     c->jwt_keys = PICK_PTR(jwt_keys);
+    c->mfa_key = PICK_PTR(mfa_key);
     c->token_lifetime = PICK(token_lifetime);
     c->password_min = PICK(password_min);
     c->pwhash_level = PICK(pwhash_level);
@@ -658,6 +659,9 @@ const command_rec jklg_directives[] = {
                    "[kid] secret|ed25519:file:/path|ed25519:env:NAME: signs "
                    "(the first) and verifies access tokens (required, "
                    "repeatable)"),
+    AP_INIT_TAKE1("JKLGMFAKey", jklg_mfa_set_key, NULL, RSRC_CONF,
+                  "file:/path|env:NAME|base64: the 32-byte key sealing TOTP "
+                  "secrets (MFA is off without it)"),
     AP_INIT_TAKE1("JKLGTokenLifetime", set_token_lifetime, NULL, RSRC_CONF,
                   "Access token and session lifetime (default 7d)"),
     AP_INIT_TAKE1("JKLGSecurityEventRetention", set_security_retention,

@@ -54,6 +54,7 @@ static const jklg_rule_t rules[] = {
     {"verify_ip", 30, 5 * 60},
     {"reset_ip", 30, 5 * 60},
     {"password_change", 10, 15 * 60},
+    {"mfa", 5, 15 * 60},
 };
 #define RULES ((int)(sizeof(rules) / sizeof(rules[0])))
 

@@ -35,6 +35,10 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_POST,   C "/confirm-email-change", jklg_confirm_email_change, JKLG_BODY},
     {JKLG_POST,   C "/revert-email-change", jklg_revert_email_change, JKLG_BODY},
     {JKLG_POST,   C "/secure-account",      jklg_secure_account,    JKLG_BODY},
+    {JKLG_POST,   C "/login/mfa",           jklg_customer_login_mfa, JKLG_BODY},
+    {JKLG_POST,   C "/me/mfa/totp",         jklg_me_mfa_totp_start, JKLG_AUTH},
+    {JKLG_POST,   C "/me/mfa/totp/confirm", jklg_me_mfa_totp_confirm, JKLG_BODY | JKLG_AUTH},
+    {JKLG_DELETE, C "/me/mfa/totp",         jklg_me_mfa_totp_delete, JKLG_BODY | JKLG_AUTH},
 #undef C
 
 #define P "/api/payments"

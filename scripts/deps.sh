@@ -6,7 +6,7 @@ set -eu
 PACKAGES="
 apache2 apache2-dev apache2-utils libaprutil1-dbd-pgsql
 libjansson-dev libsodium-dev libcurl4-openssl-dev libpq-dev libcrypt-dev
-libcrack2-dev cracklib-runtime
+libcrack2-dev cracklib-runtime libssl-dev
 pkg-config check
 postgresql postgresql-client
 python3 python3-pytest python3-requests python3-psycopg2 python3-aiosmtpd

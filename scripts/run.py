@@ -8,6 +8,7 @@ mail written to the spool var/mail, and a staff user for /api/admin.
 Ctrl-C stops everything it started."""
 
 import argparse
+import base64
 import hashlib
 import os
 import secrets
@@ -31,6 +32,7 @@ STAFF_USER = "staff"
 JKLG = """\
 JKLGPublicURL http://127.0.0.1:{port}
 JKLGJWTKey file:{jwt_key}
+JKLGMFAKey file:{mfa_key}
 JKLGMailFrom "JKLG Travel <noreply@jklg.localhost>"
 JKLGMailSpool "{spool}"
 JKLGMailSweepInterval 5s
@@ -166,6 +168,16 @@ def secret_file(path):
     return path
 
 
+def mfa_key_file(path):
+    """The key sealing TOTP secrets: 32 random bytes as base64, made once
+    and kept, since secrets sealed under a lost key cannot be opened."""
+    if not path.exists():
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode()
+                        + "\n")
+        path.chmod(0o600)
+    return path
+
+
 def staff_password(var):
     path = var / "staff-password"
     if not path.exists():
@@ -212,6 +224,7 @@ def main():
         try:
             httpd.jklg = JKLG.format(port=port, spool=spool,
                                      jwt_key=secret_file(var / "jwt.key"),
+                                     mfa_key=mfa_key_file(var / "mfa.key"),
                                      **stripe)
             httpd.extra = WEB.format(
                 modules=MODULES_DIR, web=web_root(var),

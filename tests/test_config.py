@@ -140,7 +140,8 @@ def shipped_example(tmp_path, tls, text=None):
     key = tmp_path / "jwt.key"
     key.write_text("k" * 48 + "\n")
     for name, value in (("stripe.key", "sk_live_example"),
-                        ("whsec.key", "whsec_example")):
+                        ("whsec.key", "whsec_example"),
+                        ("mfa.key", "bWZhLWtleS1vZi10aGUtZXhhbXBsZS0wMTIzNDU2Nzg=")):
         (tmp_path / name).write_text(value + "\n")
     if text is None:
         text = (REPO_ROOT / "conf" / "jklg.conf").read_text()
@@ -157,6 +158,7 @@ def shipped_example(tmp_path, tls, text=None):
                      str(tmp_path / "stripe.key"))
             .replace("/etc/apache2/jklg-whsec.key",
                      str(tmp_path / "whsec.key"))
+            .replace("/etc/apache2/jklg-mfa.key", str(tmp_path / "mfa.key"))
             .replace("/usr/share/jklg/web", str(REPO_ROOT / "web"))
             .replace("/usr/share/jklg/jklg-web.conf",
                      str(REPO_ROOT / "conf" / "jklg-web.conf")))

@@ -16,11 +16,15 @@ MAX_BODY = 4096
 
 JWT_KEYS = {"k2": "second-test-signing-key-0123456789abcdefghij",
             "k1": "first-test-signing-key-0123456789abcdefghijk"}
+# The key sealing TOTP secrets (JKLGMFAKey, base64 of 32 bytes) is written
+# out in JKLG_CONF, so that the suites formatting JKLG_CONF themselves
+# (test_jwt_eddsa.py, test_attack_frozen_db.py) get it without a new name.
 
 JKLG_CONF = """\
 JKLGPublicURL https://travel.test/
 JKLGJWTKey k2 {jwt_k2}
 JKLGJWTKey k1 {jwt_k1}
+JKLGMFAKey bWZhLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTI=
 JKLGPasswordHashConcurrency 2
 JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
 JKLGMailSMTP smtp://127.0.0.1:{smtp_port}

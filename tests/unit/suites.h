@@ -24,6 +24,7 @@ Suite *suite_db_guard(void);
 Suite *suite_placeholder(void);
 Suite *suite_i18n(void);
 Suite *suite_useragent(void);
+Suite *suite_totp(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
