@@ -361,4 +361,19 @@ void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer);
  * the gateway's (502) or the database's failure. */
 int jklg_payment_cancel(jklg_req_t *req, const json_t *tx);
 
+/* mod_jklg_rights.c: data rights and staff customer tools (issue 12). */
+extern const jklg_statement_t jklg_rights_statements[];
+int jklg_me_export(jklg_req_t *req);
+int jklg_me_erase(jklg_req_t *req);
+int jklg_staff_customers(jklg_req_t *req);
+int jklg_staff_customer(jklg_req_t *req);
+int jklg_staff_customer_resend(jklg_req_t *req);
+int jklg_staff_customer_revoke(jklg_req_t *req);
+int jklg_staff_customer_unlock(jklg_req_t *req);
+int jklg_staff_customer_erase(jklg_req_t *req);
+/* mod_jklg_ratelimit.c: forgets the current window's count of rule for
+ * key (staff unlock); APR_SUCCESS also when nothing was counted. */
+apr_status_t jklg_ratelimit_reset(request_rec *r, const char *rule,
+                                  const char *key);
+
 #endif

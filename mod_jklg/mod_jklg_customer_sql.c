@@ -58,7 +58,10 @@ const jklg_statement_t jklg_customer_statements[] = {
     /* new hash or NULL, customer id, ip, user agent, lifetime */
     {"jklg_c_login",
      "WITH c AS (UPDATE customers c SET password_hash = "
-     "  COALESCE(%s, c.password_hash) WHERE c.id = %s::uuid RETURNING c), "
+     "  COALESCE(%s, c.password_hash) WHERE c.id = %s::uuid "
+     /* 015: the row lock orders a login with an erasure; an erased
+      * customer gets no session. */
+     "  AND c.erased_at IS NULL RETURNING c), "
      "s AS (INSERT INTO customer_sessions (customer_id, ip, user_agent, "
      "  expires_at) SELECT (c.c).id, %s::inet, %s, now() + %s::interval "
      "  FROM c RETURNING customer_sessions AS s) "

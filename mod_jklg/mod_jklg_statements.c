@@ -13,6 +13,7 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_transaction_statements,
     jklg_payment_statements,
     jklg_metrics_statements,
+    jklg_rights_statements,
     NULL
 };
 
