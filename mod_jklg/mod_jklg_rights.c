@@ -155,13 +155,43 @@ static const char *staff_id(jklg_req_t *req)
     return id;
 }
 
+/* The value of ?name= as a form decodes it ("+" is a space, which
+ * ap_args_to_table leaves as it is); NULL when absent. *bad when it holds
+ * a broken escape or an escaped NUL. */
+static char *query_value(request_rec *r, const char *name, int *bad)
+{
+    apr_size_t len = strlen(name);
+    char *args, *pair, *state, *value;
+
+    *bad = 0;
+    if (!r->args) {
+        return NULL;
+    }
+    args = apr_pstrdup(r->pool, r->args);
+    for (pair = apr_strtok(args, "&", &state); pair;
+         pair = apr_strtok(NULL, "&", &state)) {
+        if (strncmp(pair, name, len) || pair[len] != '=') {
+            continue;
+        }
+        value = pair + len + 1;
+        if (ap_strcasestr(value, "%00") || ap_unescape_urlencoded(value)) {
+            *bad = 1;
+            return NULL;
+        }
+        return value;
+    }
+    return NULL;
+}
+
 int jklg_staff_customers(jklg_req_t *req)
 {
-    const char *q = apr_table_get(jklg_req_args(req), "q");
-    const char *pattern = NULL, *why;
+    int bad;
+    const char *q = query_value(req->r, "q", &bad);
+    const char *pattern = NULL, *why = "must be valid UTF-8 text";
     jklg_page_t page;
 
-    if (q && !(pattern = jklg_search_pattern(req->r->pool, q, &why))) {
+    if (bad || (q && !(pattern = jklg_search_pattern(req->r->pool, q,
+                                                      &why)))) {
         return jklg_reply_invalid(req, jklg_json_own(req->r->pool,
                                   json_pack("{s:s}", "q", why)));
     }

@@ -102,9 +102,10 @@ AS $$
 $$;
 
 -- Everything stored about one customer (p_customer), each list capped at
--- its newest p_cap rows. Shared by the customer's export; no password hash,
--- token (hash) or mail data leaves.
-CREATE FUNCTION jklg.customer_export(p_customer uuid, p_cap int)
+-- its newest p_cap rows; p_session is marked "current" among the sessions.
+-- No password hash, token (hash) or mail data leaves.
+CREATE FUNCTION jklg.customer_export(p_customer uuid, p_session uuid,
+                                     p_cap int)
     RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = public, pg_temp
 AS $$
 DECLARE
@@ -123,7 +124,7 @@ BEGIN
                    ORDER BY a.created_at DESC, a.id DESC
                    LIMIT p_cap + 1) x),
         'sessions', (SELECT jklg.export_list(array_agg(x.j), p_cap)
-            FROM (SELECT jklg_session_json(s, NULL) - 'current' AS j
+            FROM (SELECT jklg_session_json(s, p_session) AS j
                     FROM customer_sessions s
                    WHERE s.customer_id = p_customer
                    ORDER BY s.created_at DESC, s.id DESC
@@ -160,7 +161,7 @@ BEGIN
     IF jklg_session_customer(p_session, p_customer) IS NULL THEN
         RETURN jklg.answer('unauthorized');
     END IF;
-    RETURN jklg.ok(jklg.customer_export(p_customer, p_cap));
+    RETURN jklg.ok(jklg.customer_export(p_customer, p_session, p_cap));
 END
 $$;
 
