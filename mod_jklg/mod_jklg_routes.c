@@ -50,17 +50,17 @@ const jklg_endpoint_t jklg_endpoints[] = {
 #undef A
 
     /* Data rights and staff customer tools (issue 12). */
-#define ME "/api/customers/me"
-#define AC "/api/admin/customers"
-    {JKLG_GET,    ME "/export",             jklg_me_export,         JKLG_AUTH},
-    {JKLG_DELETE, ME,                       jklg_me_erase,          JKLG_BODY | JKLG_AUTH},
-    {JKLG_GET,    AC,                       jklg_staff_customers,   JKLG_STAFF},
-    {JKLG_GET,    AC "/{id}",               jklg_staff_customer,    JKLG_STAFF},
-    {JKLG_POST,   AC "/{id}/resend-verification", jklg_staff_customer_resend, JKLG_STAFF},
-    {JKLG_POST,   AC "/{id}/revoke-sessions", jklg_staff_customer_revoke, JKLG_STAFF},
-    {JKLG_POST,   AC "/{id}/unlock",        jklg_staff_customer_unlock, JKLG_STAFF},
-    {JKLG_POST,   AC "/{id}/erase",         jklg_staff_customer_erase, JKLG_STAFF},
-#undef AC
-#undef ME
+#define C "/api/customers"
+#define A "/api/admin"
+    {JKLG_GET,    C "/me/export",           jklg_me_export,         JKLG_AUTH},
+    {JKLG_DELETE, C "/me",                  jklg_me_erase,          JKLG_BODY | JKLG_AUTH},
+    {JKLG_GET,    A "/customers",           jklg_staff_customers,   JKLG_STAFF},
+    {JKLG_GET,    A "/customers/{id}",      jklg_staff_customer,    JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/resend-verification", jklg_staff_customer_resend, JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/revoke-sessions", jklg_staff_customer_revoke, JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/unlock", jklg_staff_customer_unlock, JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/erase", jklg_staff_customer_erase, JKLG_STAFF},
+#undef A
+#undef C
     {0, NULL, NULL, 0}
 };
