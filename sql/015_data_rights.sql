@@ -173,7 +173,7 @@ $$;
 -- refund), 'not_found'. The row lock serialises it with a login (whose
 -- session insert waits, then finds erased_at set: jklg_c_login) and with
 -- a second erasure. Erasing an erased customer changes nothing more.
-CREATE FUNCTION jklg_customer_erase(p_customer uuid, p_placeholder text)
+CREATE FUNCTION jklg.customer_erase(p_customer uuid, p_placeholder text)
     RETURNS text LANGUAGE plpgsql SET search_path = public, pg_temp
 AS $$
 DECLARE
@@ -230,7 +230,7 @@ BEGIN
     IF jklg_session_customer(p_session, p_customer) IS NULL THEN
         RETURN jklg.answer('unauthorized');
     END IF;
-    outcome := jklg_customer_erase(p_customer, p_placeholder);
+    outcome := jklg.customer_erase(p_customer, p_placeholder);
     RETURN jklg.answer(outcome, CASE WHEN outcome = 'accepted' THEN
         jsonb_build_object('message', 'Your personal data has been erased '
                            'and your account closed.') END);
@@ -248,28 +248,36 @@ AS $$
            || jsonb_build_object('erased_at', jklg_ts(c.erased_at))
 $$;
 
--- Search (p_q: lowercase, LIKE wildcards escaped, by jklg_search_pattern)
--- or every customer, newest first, keyset pagination.
+-- Search (p_q: LIKE wildcards escaped by jklg_search_pattern; lowercased
+-- here, as the index text is) or every customer, newest first, keyset
+-- pagination. Dynamic SQL: the statement is planned with the values known
+-- on every call. A cached generic plan cannot tell a rare text (the trigram
+-- index, a few ms at 100,000 customers) from a common one (walking
+-- customers_created_idx until a page is full) and took 200 ms for a rare
+-- one (docs/staff.md, "Search").
 CREATE FUNCTION jklg.staff_customers(p_q text, p_after_time timestamp,
                                      p_after_id uuid, p_limit int)
     RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
 AS $$
+DECLARE
+    found jsonb;
 BEGIN
-    RETURN jklg.ok((
+    EXECUTE $sql$
         SELECT jklg.page(array_agg(jklg.staff_customer_json(p.c)
                                    ORDER BY p.at DESC, p.id DESC),
                          array_agg(p.at ORDER BY p.at DESC, p.id DESC),
-                         array_agg(p.id ORDER BY p.at DESC, p.id DESC),
-                         p_limit)
+                         array_agg(p.id ORDER BY p.at DESC, p.id DESC), $4)
           FROM (SELECT c, c.created_at AS at, c.id FROM customers c
-                 WHERE (p_q IS NULL
+                 WHERE ($1::text IS NULL
                         OR (c.email || ' ' || lower(c.first_name) || ' '
-                            || lower(c.last_name)) LIKE '%' || p_q || '%')
-                   AND (p_after_time IS NULL
+                            || lower(c.last_name)) LIKE '%' || $1 || '%')
+                   AND ($2::timestamp IS NULL
                         OR (c.created_at, c.id)
-                           < (p_after_time AT TIME ZONE 'UTC', p_after_id))
+                           < ($2 AT TIME ZONE 'UTC', $3::uuid))
                  ORDER BY c.created_at DESC, c.id DESC
-                 LIMIT p_limit + 1) p));
+                 LIMIT $4 + 1) p
+    $sql$ INTO found USING lower(p_q), p_after_time, p_after_id, p_limit;
+    RETURN jklg.ok(found);
 END
 $$;
 
@@ -314,7 +322,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION jklg_staff_audit(p_staff text, p_action text,
+CREATE FUNCTION jklg.staff_audit(p_staff text, p_action text,
                                  p_customer uuid, p_details jsonb)
     RETURNS void LANGUAGE sql SET search_path = public, pg_temp
 AS $$
@@ -350,7 +358,7 @@ BEGIN
                                'verify_url', p_verify_url,
                                'expires_hours', 24))
     RETURNING id INTO mail;
-    PERFORM jklg_staff_audit(p_staff, 'resend_verification', c.id, NULL);
+    PERFORM jklg.staff_audit(p_staff, 'resend_verification', c.id, NULL);
     RETURN jklg.answer('accepted', jsonb_build_object('message',
                        'A new verification email is on its way.'),
                        ARRAY[mail]);
@@ -372,7 +380,7 @@ BEGIN
     IF n > 0 THEN
         PERFORM jklg.security_event(p_id, 'session_revoked');
     END IF;
-    PERFORM jklg_staff_audit(p_staff, 'revoke_sessions', p_id,
+    PERFORM jklg.staff_audit(p_staff, 'revoke_sessions', p_id,
                              jsonb_build_object('sessions', n));
     RETURN jklg.answer('deleted');
 END
@@ -400,7 +408,7 @@ BEGIN
             SELECT s.ip FROM customer_sessions s
              WHERE s.customer_id = c.id AND s.ip IS NOT NULL
                AND s.last_seen_at > now() - interval '1 day') x;
-    PERFORM jklg_staff_audit(p_staff, 'unlock', c.id,
+    PERFORM jklg.staff_audit(p_staff, 'unlock', c.id,
                              jsonb_build_object('addresses',
                                                 jsonb_array_length(ips)));
     RETURN jklg.ok(jsonb_build_object('email', c.email, 'ips', ips));
@@ -412,10 +420,10 @@ CREATE FUNCTION jklg.staff_customer_erase(p_staff text, p_id uuid,
     RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
 AS $$
 DECLARE
-    outcome text := jklg_customer_erase(p_id, p_placeholder);
+    outcome text := jklg.customer_erase(p_id, p_placeholder);
 BEGIN
     IF outcome = 'accepted' THEN
-        PERFORM jklg_staff_audit(p_staff, 'erase', p_id, NULL);
+        PERFORM jklg.staff_audit(p_staff, 'erase', p_id, NULL);
         RETURN jklg.answer('accepted', jsonb_build_object('message',
                            'The customer''s personal data has been erased.'));
     END IF;

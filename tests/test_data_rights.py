@@ -411,3 +411,19 @@ def test_erasure_racing_logins(server, db, account):
             assert_unauthorized(client.get("/me"))
     assert_error(Client(server).login(account.email, PASSWORD), 401,
                  "invalid_credentials")
+
+
+def test_sql_functions_refuse_a_dead_session(db, account):
+    """jklg.me_export and jklg.me_erase check the session themselves, as
+    every customer function of the jklg schema does."""
+    dead = str(uuid.uuid4())
+    with db.cursor() as cur:
+        cur.execute("SELECT outcome, body FROM jklg.me_export(p_session => %s,"
+                    " p_customer => %s, p_cap => 10)", (dead, account.id))
+        assert cur.fetchone() == ("unauthorized", None)
+        cur.execute("SELECT outcome FROM jklg.me_erase(p_session => %s, "
+                    "p_customer => %s, p_placeholder => %s)",
+                    (dead, account.id, "erased+" + "0" * 32 + "@invalid"))
+        assert cur.fetchone()[0] == "unauthorized"
+    assert one(db, "SELECT erased_at, email FROM customers WHERE id = %s",
+               (account.id,)) == (None, account.email)
