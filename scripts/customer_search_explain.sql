@@ -35,7 +35,7 @@ SELECT c.id FROM customers c
        LIKE '%' || 'zweistein' || '%'
  ORDER BY c.created_at DESC, c.id DESC LIMIT 21;
 
-\echo '== a common name (5,000 matches: the index, then a top-21 sort)'
+\echo '== a common name (5,000 matches: the newest-first index until a page is full)'
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
 SELECT c.id FROM customers c
  WHERE (c.email || ' ' || lower(c.first_name) || ' ' || lower(c.last_name))
