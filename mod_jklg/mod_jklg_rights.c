@@ -26,10 +26,10 @@ const jklg_statement_t jklg_rights_statements[] = {
     {"jklg_me_erase", JKLG_CALL_SQL("me_erase", JKLG_AUTHED
      ", p_placeholder => %s")},
     {"jklg_staff_customers", JKLG_CALL_SQL("staff_customers",
-     "p_q => %s, p_after_time => %s::timestamp, p_after_id => %s::uuid, "
-     "p_limit => %s::int")},
+     "p_staff => %s, p_q => %s, p_after_time => %s::timestamp, "
+     "p_after_id => %s::uuid, p_limit => %s::int")},
     {"jklg_staff_customer", JKLG_CALL_SQL("staff_customer",
-     "p_id => %s::uuid")},
+     "p_staff => %s, p_id => %s::uuid")},
     {"jklg_staff_customer_resend", JKLG_CALL_SQL("staff_customer_resend",
      "p_staff => %s, p_id => %s::uuid, p_token_hash => %s, "
      "p_verify_url => %s")},
@@ -199,9 +199,9 @@ int jklg_staff_customers(jklg_req_t *req)
         return OK;
     }
     {
-        const char *args[] = {pattern, page.time, page.id,
+        const char *args[] = {req->r->user, pattern, page.time, page.id,
                               apr_ltoa(req->r->pool, page.limit)};
-        return jklg_call_finish(req, "jklg_staff_customers", 4, args, NULL);
+        return jklg_call_finish(req, "jklg_staff_customers", 5, args, NULL);
     }
 }
 
@@ -209,8 +209,13 @@ int jklg_staff_customer(jklg_req_t *req)
 {
     const char *id = staff_id(req);
 
-    return id ? jklg_call_finish(req, "jklg_staff_customer", 1, &id, NULL)
-              : OK;
+    if (!id) {
+        return OK;
+    }
+    {
+        const char *args[] = {req->r->user, id};
+        return jklg_call_finish(req, "jklg_staff_customer", 2, args, NULL);
+    }
 }
 
 int jklg_staff_customer_resend(jklg_req_t *req)

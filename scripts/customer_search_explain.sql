@@ -63,14 +63,14 @@ SELECT c.id FROM customers c
 \echo '== the whole function call (the first call of a session also compiles it)'
 \timing on
 SELECT outcome, jsonb_array_length(body->'data')
-  FROM jklg.staff_customers('user4242.', NULL, NULL, 20);
+  FROM jklg.staff_customers('explain', 'user4242.', NULL, NULL, 20);
 SELECT outcome, jsonb_array_length(body->'data')
-  FROM jklg.staff_customers('user4242.', NULL, NULL, 20);
+  FROM jklg.staff_customers('explain', 'user4242.', NULL, NULL, 20);
 SELECT outcome, jsonb_array_length(body->'data')
-  FROM jklg.staff_customers('zweistein', NULL, NULL, 20);
+  FROM jklg.staff_customers('explain', 'zweistein', NULL, NULL, 20);
 SELECT outcome, jsonb_array_length(body->'data')
-  FROM jklg.staff_customers('silva', NULL, NULL, 20);
+  FROM jklg.staff_customers('explain', 'silva', NULL, NULL, 20);
 SELECT outcome, jsonb_array_length(body->'data')
-  FROM jklg.staff_customers(NULL, NULL, NULL, 20);
+  FROM jklg.staff_customers('explain', NULL, NULL, NULL, 20);
 \timing off
 ROLLBACK;

@@ -24,7 +24,8 @@ CREATE TABLE staff_audit (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     staff_user  text NOT NULL,
     action      text NOT NULL,
-    customer_id uuid NOT NULL REFERENCES customers ON DELETE RESTRICT,
+    -- NULL for a search (no one customer).
+    customer_id uuid REFERENCES customers ON DELETE RESTRICT,
     details     jsonb NOT NULL DEFAULT '{}',
     created_at  timestamptz NOT NULL DEFAULT now()
 );
@@ -255,7 +256,10 @@ $$;
 -- index, a few ms at 100,000 customers) from a common one (walking
 -- customers_created_idx until a page is full) and took 200 ms for a rare
 -- one (docs/staff.md, "Search").
-CREATE FUNCTION jklg.staff_customers(p_q text, p_after_time timestamp,
+-- Audited as 'search' with the number of customers shown, not the text
+-- (it may be an address that an erasure must be able to forget).
+CREATE FUNCTION jklg.staff_customers(p_staff text, p_q text,
+                                     p_after_time timestamp,
                                      p_after_id uuid, p_limit int)
     RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
 AS $$
@@ -277,13 +281,17 @@ BEGIN
                  ORDER BY c.created_at DESC, c.id DESC
                  LIMIT $4 + 1) p
     $sql$ INTO found USING lower(p_q), p_after_time, p_after_id, p_limit;
+    PERFORM jklg.staff_audit(p_staff, 'search', NULL, jsonb_build_object(
+        'filtered', p_q IS NOT NULL,
+        'shown', jsonb_array_length(found->'data')));
     RETURN jklg.ok(found);
 END
 $$;
 
 -- One customer: profile, live sessions, the newest 100 bookings and
 -- security events (staff's transaction list has the rest by customer_id).
-CREATE FUNCTION jklg.staff_customer(p_id uuid)
+-- Audited as 'view': who looked at whose personal data.
+CREATE FUNCTION jklg.staff_customer(p_staff text, p_id uuid)
     RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
 AS $$
 DECLARE
@@ -293,6 +301,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jklg.answer('not_found');
     END IF;
+    PERFORM jklg.staff_audit(p_staff, 'view', c.id, NULL);
     RETURN jklg.ok(jsonb_build_object(
         'customer', jklg.staff_customer_json(c),
         'sessions', COALESCE((SELECT jsonb_agg(jklg_session_json(s, NULL)

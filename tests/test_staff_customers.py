@@ -70,6 +70,18 @@ def test_search_wildcards_match_themselves(server, mail, staff):
     assert len(search(staff)["data"]) >= 1
 
 
+def test_search_is_audited_without_its_text(server, mail, db, staff):
+    a = customer(server, mail)
+    before = one(db, "SELECT coalesce(max(id), 0) FROM staff_audit")[0]
+    search(staff, q=a.email)
+    entries = rows(db, "SELECT staff_user, action, customer_id, details "
+                   "FROM staff_audit WHERE id > %s AND action = 'search'",
+                   (before,))
+    assert ("staff", "search", None, {"filtered": True, "shown": 1}) in \
+        [tuple(e) for e in entries], entries
+    assert a.email not in str(entries)
+
+
 def test_search_pages(server, mail, staff):
     name = unique_name()
     made = [customer(server, mail, last_name=name).id for _ in range(3)]
@@ -126,6 +138,8 @@ def test_customer_detail(server, mail, db, staff):
     assert [s["id"] for s in body["sessions"]] == [a.session["id"]]
     assert [b["id"] for b in body["bookings"]] == [booking["id"]]
     assert [e["type"] for e in body["security_events"]] == ["login"]
+    # Looking is audited too: who saw whose personal data.
+    assert audits(db, a.id) == [("staff", "view")]
 
 
 @pytest.mark.parametrize("path", ["", "/resend-verification",
