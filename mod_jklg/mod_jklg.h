@@ -405,5 +405,19 @@ int jklg_customer_login_mfa(jklg_req_t *req);
  * body of POST /login), for both the password and the second factor. */
 int jklg_login_session(jklg_req_t *req, const char *customer_id,
                        const char *new_hash);
+/* mod_jklg_rights.c: data rights and staff customer tools (issue 12). */
+extern const jklg_statement_t jklg_rights_statements[];
+int jklg_me_export(jklg_req_t *req);
+int jklg_me_erase(jklg_req_t *req);
+int jklg_staff_customers(jklg_req_t *req);
+int jklg_staff_customer(jklg_req_t *req);
+int jklg_staff_customer_resend(jklg_req_t *req);
+int jklg_staff_customer_revoke(jklg_req_t *req);
+int jklg_staff_customer_unlock(jklg_req_t *req);
+int jklg_staff_customer_erase(jklg_req_t *req);
+/* mod_jklg_ratelimit.c: forgets the current window's count of rule for
+ * key (staff unlock); APR_SUCCESS also when nothing was counted. */
+apr_status_t jklg_ratelimit_reset(request_rec *r, const char *rule,
+                                  const char *key);
 
 #endif

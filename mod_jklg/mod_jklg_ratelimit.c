@@ -407,6 +407,41 @@ long jklg_ratelimit_hit(request_rec *r, const char *rule, const char *key)
     return w.retry_after;
 }
 
+apr_status_t jklg_ratelimit_reset(request_rec *r, const char *rule,
+                                  const char *key)
+{
+    unsigned char id[ID_LEN];
+    int i = rule_index(rule);
+    apr_interval_time_t window;
+    jklg_ratelimit_window_t w;
+    apr_status_t rv, unlock;
+    long limit;
+
+    if (i < 0) {
+        return APR_EINVAL;
+    }
+    if (!cache.ready) {
+        return APR_SUCCESS;
+    }
+    limit_of(jklg_conf(r->server)->ratelimits, i, &limit, &window);
+    jklg_ratelimit_window(apr_time_now(), window, &w);
+    jklg_ratelimit_counter_id(id, rule, key ? key : "", window, w.index);
+    if (cache.mutex && (rv = apr_global_mutex_lock(cache.mutex))
+                       != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cache.provider->remove(cache.instance, r->server, id, ID_LEN,
+                                r->pool);
+    if (rv == APR_NOTFOUND) {
+        rv = APR_SUCCESS;       /* nothing counted: nothing to clear */
+    }
+    if (cache.mutex) {
+        unlock = apr_global_mutex_unlock(cache.mutex);
+        rv = rv != APR_SUCCESS ? rv : unlock;
+    }
+    return rv;
+}
+
 const char *jklg_ratelimit_key_ip(request_rec *r)
 {
     return jklg_ratelimit_key_addr(r->pool, r->useragent_ip);

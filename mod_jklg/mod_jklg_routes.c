@@ -57,5 +57,19 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_POST,   A "/payments/manual",     jklg_staff_manual_payment, JKLG_BODY | JKLG_STAFF},
     {JKLG_GET,    A "/metrics",             jklg_staff_metrics,     JKLG_STAFF},
 #undef A
+
+    /* Data rights and staff customer tools (issue 12). */
+#define C "/api/customers"
+#define A "/api/admin"
+    {JKLG_GET,    C "/me/export",           jklg_me_export,         JKLG_AUTH},
+    {JKLG_DELETE, C "/me",                  jklg_me_erase,          JKLG_BODY | JKLG_AUTH},
+    {JKLG_GET,    A "/customers",           jklg_staff_customers,   JKLG_STAFF},
+    {JKLG_GET,    A "/customers/{id}",      jklg_staff_customer,    JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/resend-verification", jklg_staff_customer_resend, JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/revoke-sessions", jklg_staff_customer_revoke, JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/unlock", jklg_staff_customer_unlock, JKLG_STAFF},
+    {JKLG_POST,   A "/customers/{id}/erase", jklg_staff_customer_erase, JKLG_STAFF},
+#undef A
+#undef C
     {0, NULL, NULL, 0}
 };

@@ -16,6 +16,7 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_metrics_statements,
     jklg_security_statements,
     jklg_mfa_statements,
+    jklg_rights_statements,
     NULL
 };
 

@@ -25,6 +25,7 @@ Suite *suite_placeholder(void);
 Suite *suite_i18n(void);
 Suite *suite_useragent(void);
 Suite *suite_totp(void);
+Suite *suite_rights(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
