@@ -51,6 +51,16 @@ EXCLUDED = {
     "payment_events": "raw gateway event payloads; the transactions they "
                       "changed are exported",
     "staff_audit": "staff's record of their actions on the account",
+    "customer_mfa": "the TOTP secret: never leaves the module; deleted by "
+                    "erasure",
+    "mfa_recovery_codes": "recovery code hashes: secrets; deleted by erasure",
+    "mfa_tokens": "login second-step token hashes: secrets; deleted by "
+                  "erasure",
+    "secure_account_tokens": "one-time token hashes: secrets; deleted by "
+                             "erasure",
+    "email_changes": "requested email changes (old and new address, link "
+                     "hashes); the address in use is exported; deleted by "
+                     "erasure",
 }
 
 
