@@ -137,7 +137,10 @@ def test_customer_detail(server, mail, db, staff):
     assert body["customer"]["email"] == a.email
     assert [s["id"] for s in body["sessions"]] == [a.session["id"]]
     assert [b["id"] for b in body["bookings"]] == [booking["id"]]
-    assert [e["type"] for e in body["security_events"]] == ["login"]
+    # Newest first: the event just written, then the customer's sign-ins.
+    events = body["security_events"]
+    assert events[0]["ip"] == "10.1.1.1"
+    assert {e["type"] for e in events} == {"login"}
     # Looking is audited too: who saw whose personal data.
     assert audits(db, a.id) == [("staff", "view")]
 
