@@ -94,19 +94,50 @@ LoadModule jklg_bare_module "{module}"
 """
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(parent):
+    """CPU time (ticks) of a server: its children alive now plus the ones
+    it has reaped; parent None: 0."""
+    def fields(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    if not parent:
+        return 0
+    total = sum(int(x) for x in fields(parent)[13:15])   # cutime, cstime
+    for pid in os.listdir("/proc"):
+        try:
+            f = fields(pid) if pid.isdigit() else None
+        except OSError:
+            continue
+        if f and int(f[1]) == parent:
+            total += int(f[11]) + int(f[12])                # utime, stime
+    return total
+
+
+# The servers whose CPU time is counted per request (set in main).
+SERVERS = {}
+
+
 def wrk(url, script=None, duration=DURATION):
     cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", duration,
            "--latency"]
     if script:
         cmd += ["-s", str(script)]
+    before = {k: cpu_ticks(pid) for k, pid in SERVERS.items()}
     out = subprocess.run(cmd + [url], capture_output=True, text=True,
                          check=True).stdout
+    cpu = {k: cpu_ticks(pid) - before[k] for k, pid in SERVERS.items()}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {"rps": rps, "p99": p99, "p99_ms": to_ms(p99), "requests": total,
+            # CPU microseconds per request, Apache and PostgreSQL
+            "cpu": {k: v * 1e6 / CLK_TCK / max(total, 1)
+                    for k, v in cpu.items()},
             "non2xx": int(non2xx.group(1)) if non2xx else 0,
             "errors": errors.group(1) if errors else ""}
 
@@ -158,6 +189,13 @@ def transactions(pg, cid, tag, count):
     return [tuple(line.split("|")) for line in out.split("\n") if "|" in line]
 
 
+def settle(pg):
+    """Before each measured round: what earlier rounds and their set-up
+    left to PostgreSQL's background processes (vacuum, checkpoint), whose
+    CPU time is counted, is done first."""
+    pg.psql("VACUUM (ANALYZE); CHECKPOINT;")
+
+
 def signed(payload):
     t = str(int(time.time()))
     mac = hmac.new(WHSEC.encode(), t.encode() + b"." + payload,
@@ -201,6 +239,7 @@ def stored_events(pg, tag):
 def webhook_round(pg, cid, work, url, tag, duration=DURATION,
                   per_thread=EVENTS_PER_THREAD, linked=True):
     script = write_events(pg, cid, work, tag, per_thread, linked)
+    settle(pg)
     res = wrk(url, script, duration)
     res["unique"] = stored_events(pg, tag)
     return res
@@ -208,15 +247,20 @@ def webhook_round(pg, cid, work, url, tag, duration=DURATION,
 
 def row(name, res):
     extra = f"   unique events {res['unique']}" if "unique" in res else ""
-    return (f"  {name:26s} {res['rps']:8.0f} req/s   p99 {res['p99']:>8s}   "
+    cpu = "".join(f"   {k} {v:5.0f} us" for k, v in res["cpu"].items())
+    return (f"  {name:26s} {res['rps']:8.0f} req/s   p99 {res['p99']:>8s}"
+            f"{cpu}   "
             f"non-2xx {res['non2xx']}{extra}"
             + (f"   socket errors: {res['errors']}" if res["errors"] else ""))
 
 
 def combined(rounds):
-    """Rounds of one scenario as one: requests over time, worst p99."""
+    """Rounds of one scenario as one: requests over time, worst p99, CPU
+    per request (Apache + PostgreSQL) over all requests."""
     return {"rps": sum(r["rps"] for r in rounds) / len(rounds),
-            "p99_ms": max(r["p99_ms"] for r in rounds)}
+            "p99_ms": max(r["p99_ms"] for r in rounds),
+            "cpu": sum(sum(r["cpu"].values()) * r["requests"] for r in rounds)
+                   / max(sum(r["requests"] for r in rounds), 1)}
 
 
 def main():
@@ -246,6 +290,9 @@ def main():
             extra=BARE_CONF.format(module=BARE_MODULE))
         (work / "httpd").mkdir()
         httpd.start()
+        SERVERS["apache"] = httpd.pid()
+        SERVERS["postgres"] = int((pg.data_dir / "postmaster.pid")
+                                  .read_text().split()[0])
         script = work / "post.lua"
         script.write_text(POST_LUA)
         cid, token = customer_token(httpd, pg)
@@ -272,6 +319,7 @@ def main():
         names = ["bare", "me", "webhook", "unlinked"]
         rounds = {name: [] for name in names}
         for i, name in enumerate(names + names[::-1]):
+            settle(pg)
             if name == "bare":
                 res = wrk(bare)
             elif name == "me":
@@ -307,13 +355,18 @@ def main():
             print(row(name, res))
 
         b, m, w, u = (combined(rounds[k]) for k in names)
-        print(f"\n  customers/me / bare:      {m['rps'] / b['rps']:.2f}   "
+        print("\n  ratios to the bare handler: requests per second; and bare's "
+              "CPU per request (Apache + PostgreSQL) over theirs, the rate "
+              "ratio of a machine with nothing else to do")
+        print(f"  customers/me / bare:      {m['rps'] / b['rps']:.2f}   "
+              f"CPU {b['cpu'] / m['cpu']:.2f}   "
               f"(target >= 0.70; p99 {m['p99_ms']:.2f} ms vs bare "
               f"{b['p99_ms']:.2f} ms)")
         print(f"  webhook, linked / bare:   {w['rps'] / b['rps']:.2f}   "
+              f"CPU {b['cpu'] / w['cpu']:.2f}   "
               f"(target >= 0.50; p99 {w['p99_ms']:.2f} ms)")
         print(f"  webhook, unlinked / bare: {u['rps'] / b['rps']:.2f}   "
-              f"(p99 {u['p99_ms']:.2f} ms)")
+              f"CPU {b['cpu'] / u['cpu']:.2f}   (p99 {u['p99_ms']:.2f} ms)")
         sent = sum(r["requests"] for k in ("webhook", "unlinked")
                    for r in rounds[k])
         unique = sum(r["unique"] for k in ("webhook", "unlinked")
