@@ -142,8 +142,17 @@ install: $(MODULE)
 	install -m 644 conf/jklg-web.conf $(dir $(WEBDIR))jklg-web.conf
 	@echo "Installed. Edit /etc/apache2/sites-available/jklg.conf, then: a2enmod jklg && a2ensite jklg && systemctl reload apache2"
 
+# The bare one-query handler bench compares /me and the webhook with
+# (bench/mod_jklg_bare.c): built for `make bench` only, never installed.
+BARE_MODULE = $(BUILD)/mod_jklg_bare.so
+export JKLG_BARE_MODULE = $(abspath $(BARE_MODULE))
+
+$(BARE_MODULE): bench/mod_jklg_bare.c $(FLAGS_STAMP) | $(BUILD)
+	$(CC) -shared $(CFLAGS) $(CPPFLAGS_ALL) -o $@ $< \
+	    $(shell apu-1-config --link-ld --libs) $(shell apr-1-config --link-ld --libs)
+
 bench: deps
-	@$(MAKE) --no-print-directory $(MODULE)
+	@$(MAKE) --no-print-directory $(MODULE) $(BARE_MODULE)
 	@scripts/bench.sh
 
 # libFuzzer needs clang; the target links the core sources directly (not

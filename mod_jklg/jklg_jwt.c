@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sodium.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include "jklg_json.h"
 #include "jklg_token.h"
 #include "jklg_jwt.h"
@@ -513,6 +514,26 @@ static int beyond_leeway(apr_int64_t t, apr_int64_t now)
            && t > now + JKLG_JWT_LEEWAY;
 }
 
+/* The time checks alone, on values already known to be integers (also
+ * for a token found in the cache, whose other checks do not depend on
+ * the time). */
+static const char *check_time_values(apr_int64_t exp, apr_int64_t iat,
+                                     int has_nbf, apr_int64_t nbf,
+                                     apr_int64_t now)
+{
+    /* No leeway on exp: a token's lifetime is never extended. */
+    if (exp <= now) {
+        return "expired";
+    }
+    if (beyond_leeway(iat, now)) {
+        return "iat is in the future";
+    }
+    if (has_nbf && beyond_leeway(nbf, now)) {
+        return "not yet valid (nbf)";
+    }
+    return NULL;
+}
+
 static const char *check_times(const json_t *payload, apr_int64_t now)
 {
     const json_t *exp = json_object_get(payload, "exp");
@@ -528,17 +549,9 @@ static const char *check_times(const json_t *payload, apr_int64_t now)
     if (nbf && !json_is_integer(nbf)) {
         return "nbf is not an integer";
     }
-    /* No leeway on exp: a token's lifetime is never extended. */
-    if (json_integer_value(exp) <= now) {
-        return "expired";
-    }
-    if (beyond_leeway(json_integer_value(iat), now)) {
-        return "iat is in the future";
-    }
-    if (nbf && beyond_leeway(json_integer_value(nbf), now)) {
-        return "not yet valid (nbf)";
-    }
-    return NULL;
+    return check_time_values(json_integer_value(exp),
+                             json_integer_value(iat), nbf != NULL,
+                             nbf ? json_integer_value(nbf) : 0, now);
 }
 
 static const char *check_claims(const json_t *payload, const char *issuer,
@@ -564,8 +577,13 @@ static const char *check_claims(const json_t *payload, const char *issuer,
 }
 
 static void fill_claims(apr_pool_t *p, const json_t *payload,
-                        jklg_jwt_claims_t *out)
+                        jklg_jwt_claims_t *out, int *has_nbf,
+                        apr_int64_t *nbf)
 {
+    const json_t *n = json_object_get(payload, "nbf");
+
+    *has_nbf = n != NULL;
+    *nbf = n ? json_integer_value(n) : 0;
     out->iss = apr_pstrdup(p, jklg_json_str(payload, "iss"));
     out->sub = apr_pstrdup(p, jklg_json_str(payload, "sub"));
     out->sid = apr_pstrdup(p, jklg_json_str(payload, "sid"));
@@ -578,7 +596,8 @@ static void fill_claims(apr_pool_t *p, const json_t *payload,
 static const char *verify(apr_pool_t *p, const char *token,
                           const jklg_jwt_key_t *keys, int nkeys,
                           const char *issuer, apr_int64_t now,
-                          jklg_jwt_claims_t *out)
+                          jklg_jwt_claims_t *out, int *has_nbf,
+                          apr_int64_t *nbf)
 {
     jwt_parts_t parts;
     json_t *header;
@@ -599,7 +618,7 @@ static const char *verify(apr_pool_t *p, const char *token,
         || (why = check_claims(payload, issuer, now))) {
         return why;
     }
-    fill_claims(p, payload, out);
+    fill_claims(p, payload, out, has_nbf, nbf);
     return NULL;
 }
 
@@ -608,8 +627,173 @@ apr_status_t jklg_jwt_verify(apr_pool_t *p, const char *token,
                              const char *issuer, apr_int64_t now,
                              jklg_jwt_claims_t *out, const char **why)
 {
-    const char *reason = verify(p, token, keys, nkeys, issuer, now, out);
+    int has_nbf;
+    apr_int64_t nbf;
+    const char *reason = verify(p, token, keys, nkeys, issuer, now, out,
+                                &has_nbf, &nbf);
 
+    if (why) {
+        *why = reason;
+    }
+    return reason ? APR_EINVAL : APR_SUCCESS;
+}
+
+/* --- the cache of verified tokens -------------------------------------- */
+
+/* A customer sends the same token with every request for its lifetime;
+ * checking it again (base64url, two JSON parses, HMAC or Ed25519) was
+ * most of the module's own work for GET /me. A slot remembers a token
+ * that passed every check but the time-dependent ones, which are made
+ * again on each use. Slots are found by a keyed BLAKE2b digest of the
+ * whole token, with a key drawn when the cache is made: nobody can
+ * choose a token that lands on another's slot, let alone matches its
+ * digest, and the digests are compared in constant time. Tokens are
+ * never stored, only what they claim. */
+#define CACHE_STRIPES 64
+
+typedef struct {
+    unsigned char digest[crypto_generichash_BYTES];
+    const jklg_jwt_key_t *keys;     /* the configuration it passed with */
+    int nkeys;
+    const char *issuer;
+    char sub[ID_MAX + 1];
+    char sid[ID_MAX + 1];
+    apr_int64_t iat, exp, nbf;
+    int has_nbf;
+    int used;
+} cache_slot_t;
+
+struct jklg_jwt_cache_t {
+    unsigned char key[crypto_generichash_KEYBYTES];
+    apr_thread_mutex_t *locks[CACHE_STRIPES];
+    cache_slot_t *slots;
+    apr_size_t nslots;
+};
+
+apr_status_t jklg_jwt_cache_create(jklg_jwt_cache_t **cache, apr_pool_t *p,
+                                   apr_size_t nslots)
+{
+    jklg_jwt_cache_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_status_t rv = APR_SUCCESS;
+
+    *cache = NULL;
+    if (nslots == 0) {
+        return APR_EINVAL;
+    }
+    randombytes_buf(c->key, sizeof(c->key));
+    c->nslots = nslots;
+    c->slots = apr_pcalloc(p, sizeof(*c->slots) * nslots);
+    for (int i = 0; i < CACHE_STRIPES && rv == APR_SUCCESS; i++) {
+        rv = apr_thread_mutex_create(&c->locks[i], APR_THREAD_MUTEX_DEFAULT,
+                                     p);
+    }
+    if (rv == APR_SUCCESS) {
+        *cache = c;
+    }
+    return rv;
+}
+
+static apr_size_t slot_of(const jklg_jwt_cache_t *c,
+                          const unsigned char *digest)
+{
+    apr_uint32_t n;
+
+    memcpy(&n, digest, sizeof(n));
+    return n % c->nslots;
+}
+
+static int slot_matches(const cache_slot_t *s, const unsigned char *digest,
+                        const jklg_jwt_key_t *keys, int nkeys,
+                        const char *issuer)
+{
+    return s->used && s->keys == keys && s->nkeys == nkeys
+           && s->issuer == issuer
+           && sodium_memcmp(s->digest, digest, sizeof(s->digest)) == 0;
+}
+
+/* 1 and *hit filled when the token passed here before. */
+static int cache_find(jklg_jwt_cache_t *c, const unsigned char *digest,
+                      const jklg_jwt_key_t *keys, int nkeys,
+                      const char *issuer, cache_slot_t *hit)
+{
+    apr_size_t i = slot_of(c, digest);
+    apr_thread_mutex_t *lock = c->locks[i % CACHE_STRIPES];
+    int found;
+
+    apr_thread_mutex_lock(lock);
+    found = slot_matches(&c->slots[i], digest, keys, nkeys, issuer);
+    if (found) {
+        *hit = c->slots[i];
+    }
+    apr_thread_mutex_unlock(lock);
+    return found;
+}
+
+static void cache_store(jklg_jwt_cache_t *c, const unsigned char *digest,
+                        const jklg_jwt_key_t *keys, int nkeys,
+                        const char *issuer, const jklg_jwt_claims_t *claims,
+                        int has_nbf, apr_int64_t nbf)
+{
+    apr_size_t i = slot_of(c, digest);
+    apr_thread_mutex_t *lock = c->locks[i % CACHE_STRIPES];
+    cache_slot_t s;
+
+    memset(&s, 0, sizeof(s));
+    memcpy(s.digest, digest, sizeof(s.digest));
+    s.keys = keys;
+    s.nkeys = nkeys;
+    s.issuer = issuer;
+    /* verify() checked both are 1..ID_MAX bytes. */
+    apr_cpystrn(s.sub, claims->sub, sizeof(s.sub));
+    apr_cpystrn(s.sid, claims->sid, sizeof(s.sid));
+    s.iat = claims->iat;
+    s.exp = claims->exp;
+    s.has_nbf = has_nbf;
+    s.nbf = nbf;
+    s.used = 1;
+    apr_thread_mutex_lock(lock);
+    c->slots[i] = s;        /* the newest token takes the slot */
+    apr_thread_mutex_unlock(lock);
+}
+
+apr_status_t jklg_jwt_verify_cached(jklg_jwt_cache_t *cache, apr_pool_t *p,
+                                    const char *token,
+                                    const jklg_jwt_key_t *keys, int nkeys,
+                                    const char *issuer, apr_int64_t now,
+                                    jklg_jwt_claims_t *out, const char **why)
+{
+    unsigned char digest[crypto_generichash_BYTES];
+    cache_slot_t hit;
+    const char *reason;
+    apr_size_t len;
+    int has_nbf;
+    apr_int64_t nbf;
+
+    if (!cache || !token || !keys || nkeys <= 0 || !issuer
+        || (len = strnlen(token, JKLG_JWT_MAX_LEN + 1)) > JKLG_JWT_MAX_LEN) {
+        return jklg_jwt_verify(p, token, keys, nkeys, issuer, now, out, why);
+    }
+    crypto_generichash(digest, sizeof(digest), (const unsigned char *)token,
+                       len, cache->key, sizeof(cache->key));
+    if (cache_find(cache, digest, keys, nkeys, issuer, &hit)) {
+        reason = check_time_values(hit.exp, hit.iat, hit.has_nbf, hit.nbf,
+                                   now);
+        if (!reason) {
+            out->iss = apr_pstrdup(p, issuer);
+            out->sub = apr_pstrdup(p, hit.sub);
+            out->sid = apr_pstrdup(p, hit.sid);
+            out->iat = hit.iat;
+            out->exp = hit.exp;
+        }
+    }
+    else {
+        reason = verify(p, token, keys, nkeys, issuer, now, out, &has_nbf,
+                        &nbf);
+        if (!reason) {
+            cache_store(cache, digest, keys, nkeys, issuer, out, has_nbf,
+                        nbf);
+        }
+    }
     if (why) {
         *why = reason;
     }

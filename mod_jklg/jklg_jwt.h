@@ -101,4 +101,21 @@ apr_status_t jklg_jwt_verify(apr_pool_t *p, const char *token,
                              const char *issuer, apr_int64_t now,
                              jklg_jwt_claims_t *out, const char **why);
 
+/* A per-process cache of verified tokens (jklg_jwt.c, "the cache of
+ * verified tokens"): nslots slots, in p, safe for concurrent threads. */
+typedef struct jklg_jwt_cache_t jklg_jwt_cache_t;
+
+apr_status_t jklg_jwt_cache_create(jklg_jwt_cache_t **cache, apr_pool_t *p,
+                                   apr_size_t nslots);
+
+/* jklg_jwt_verify, with the same answers, remembering tokens that pass
+ * for keys and issuer (the same pointers: one server's configuration);
+ * a remembered token only has its times checked again. cache NULL:
+ * jklg_jwt_verify. */
+apr_status_t jklg_jwt_verify_cached(jklg_jwt_cache_t *cache, apr_pool_t *p,
+                                    const char *token,
+                                    const jklg_jwt_key_t *keys, int nkeys,
+                                    const char *issuer, apr_int64_t now,
+                                    jklg_jwt_claims_t *out, const char **why);
+
 #endif

@@ -14,6 +14,11 @@
 
 static jklg_gate_t *hash_gate;
 
+/* Verified bearer tokens, per process (jklg_jwt_verify_cached): a
+ * customer's requests repeat one token. About 200 bytes a slot. */
+#define JWT_CACHE_SLOTS 4096
+static jklg_jwt_cache_t *jwt_cache;
+
 /* The gate, with the queue in front of it counted for /metrics. */
 static void enter_hash_gate(void)
 {
@@ -31,6 +36,10 @@ void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s)
         if (c->outbox && jklg_conf_pwhash_concurrency(c) > limit) {
             limit = jklg_conf_pwhash_concurrency(c);
         }
+    }
+    if (jklg_jwt_cache_create(&jwt_cache, pchild, JWT_CACHE_SLOTS)
+        != APR_SUCCESS) {
+        jwt_cache = NULL;   /* every token is verified in full */
     }
     if (limit && jklg_gate_create(&hash_gate, limit, pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, JKLGNO(00501)
@@ -114,7 +123,7 @@ int jklg_req_auth(jklg_req_t *req)
         return 1;   /* already verified for this request */
     }
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    if (token && jklg_jwt_verify(r->pool, token,
+    if (token && jklg_jwt_verify_cached(jwt_cache, r->pool, token,
                                  (const jklg_jwt_key_t *)c->jwt_keys->elts,
                                  c->jwt_keys->nelts, c->public_url,
                                  apr_time_sec(r->request_time), &claims,

@@ -111,10 +111,50 @@ static const char *replace_part(const char *token, int index,
                        NULL);
 }
 
+/* The cache of verified tokens of the current test (made on first use
+ * in its pool). */
+static jklg_jwt_cache_t *test_cache(void)
+{
+    static jklg_jwt_cache_t *cache;
+    static apr_pool_t *made_in;
+
+    if (made_in != test_pool) {
+        ck_assert_int_eq(jklg_jwt_cache_create(&cache, test_pool, 64),
+                         APR_SUCCESS);
+        made_in = test_pool;
+    }
+    return cache;
+}
+
+/* Every verification of this file also goes through the cache, twice
+ * (filling it, then perhaps answered from it), and must give the same
+ * answer, reason and claims as jklg_jwt_verify. */
 static apr_status_t verify_at(const char *token, apr_int64_t now,
                               jklg_jwt_claims_t *out, const char **why)
 {
-    return jklg_jwt_verify(test_pool, token, keys, 2, ISS, now, out, why);
+    apr_status_t rv = jklg_jwt_verify(test_pool, token, keys, 2, ISS, now,
+                                      out, why);
+
+    for (int i = 0; i < 2; i++) {
+        jklg_jwt_claims_t c = { "untouched", NULL, NULL, 0, 0 };
+        const char *w = "unset";
+
+        ck_assert_int_eq(jklg_jwt_verify_cached(test_cache(), test_pool,
+                                                token, keys, 2, ISS, now,
+                                                &c, &w), rv);
+        if (rv == APR_SUCCESS) {
+            ck_assert_ptr_null(w);
+            ck_assert_str_eq(c.iss, out->iss);
+            ck_assert_str_eq(c.sub, out->sub);
+            ck_assert_str_eq(c.sid, out->sid);
+            ck_assert(c.iat == out->iat && c.exp == out->exp);
+        }
+        else {
+            ck_assert_str_eq(w, *why);
+            ck_assert_str_eq(c.iss, "untouched");
+        }
+    }
+    return rv;
 }
 
 /* Refused with APR_EINVAL, a reason containing `reason`, *out untouched,
@@ -682,6 +722,125 @@ START_TEST(refuse_without_keys_or_issuer)
 }
 END_TEST
 
+/* --- the cache of verified tokens ----------------------------------- */
+
+static apr_status_t cached(jklg_jwt_cache_t *cache, const char *token,
+                           const jklg_jwt_key_t *k, int nkeys,
+                           const char *iss, apr_int64_t now,
+                           const char **why)
+{
+    jklg_jwt_claims_t out;
+
+    return jklg_jwt_verify_cached(cache, test_pool, token, k, nkeys, iss,
+                                  now, &out, why);
+}
+
+/* A remembered token has its times checked again at every use, against
+ * the time of that use (requests do not arrive in order). */
+START_TEST(cache_checks_times_again)
+{
+    jklg_jwt_cache_t *cache = test_cache();
+    const char *token = jklg_jwt_sign(test_pool, &keys[0], &claims);
+    const char *later = with_times("\"iat\":1700000160,\"nbf\":1700000150,"
+                                   C_EXP);
+    const char *why;
+
+    ck_assert_int_eq(cached(cache, token, keys, 2, ISS, NOW, &why),
+                     APR_SUCCESS);
+    ck_assert_int_eq(cached(cache, token, keys, 2, ISS, claims.exp, &why),
+                     APR_EINVAL);
+    ck_assert_str_eq(why, "expired");
+    ck_assert_int_eq(cached(cache, token, keys, 2, ISS, claims.exp - 1,
+                            &why), APR_SUCCESS);
+    /* iat within the leeway at NOW, beyond it a second earlier. */
+    ck_assert_int_eq(cached(cache, later, keys, 2, ISS, NOW, &why),
+                     APR_SUCCESS);
+    ck_assert_int_eq(cached(cache, later, keys, 2, ISS, NOW - 1, &why),
+                     APR_EINVAL);
+    ck_assert_str_eq(why, "iat is in the future");
+    ck_assert_int_eq(cached(cache, later, keys, 2, ISS, NOW + 100, &why),
+                     APR_SUCCESS);
+}
+END_TEST
+
+/* What a token passed with is part of what is remembered: another
+ * server's keys or issuer check it in full. */
+START_TEST(cache_is_per_configuration)
+{
+    jklg_jwt_cache_t *cache = test_cache();
+    const char *token = jklg_jwt_sign(test_pool, &keys[0], &claims);
+    const char *why;
+
+    ck_assert_int_eq(cached(cache, token, keys, 2, ISS, NOW, &why),
+                     APR_SUCCESS);
+    ck_assert_int_eq(cached(cache, token, keys, 2, "https://other.example",
+                            NOW, &why), APR_EINVAL);
+    ck_assert_str_eq(why, "wrong or missing iss");
+    ck_assert_int_eq(cached(cache, token, &keys[1], 1, ISS, NOW, &why),
+                     APR_EINVAL);
+    ck_assert_str_eq(why, "unknown kid");
+    ck_assert_int_eq(cached(cache, token, keys, 1, ISS, NOW, &why),
+                     APR_SUCCESS);
+}
+END_TEST
+
+/* A remembered token is answered from the cache: with the same keys
+ * (the same configuration), even a key changed in place since, which
+ * the module never does, still lets it in; an altered token is not it. */
+START_TEST(cache_answers_remembered_tokens)
+{
+    jklg_jwt_cache_t *cache = test_cache();
+    jklg_jwt_key_t mine[1] = { keys[0] };
+    const char *token = jklg_jwt_sign(test_pool, &keys[0], &claims);
+    const char *altered = replace_part(token, 1, b64(
+        "{" C_ISS ",\"sub\":\"cus_43\"," C_SID "," C_IAT "," C_EXP "}"));
+    const char *why;
+
+    ck_assert_int_eq(cached(cache, token, mine, 1, ISS, NOW, &why),
+                     APR_SUCCESS);
+    mine[0].key = (const unsigned char *)KEY2;
+    mine[0].key_len = sizeof(KEY2) - 1;
+    ck_assert_int_eq(cached(cache, token, mine, 1, ISS, NOW, &why),
+                     APR_SUCCESS);
+    ck_assert_int_eq(cached(cache, altered, mine, 1, ISS, NOW, &why),
+                     APR_EINVAL);
+    ck_assert_str_eq(why, "bad signature");
+    /* Without a cache, the key as it is now decides. */
+    ck_assert_int_eq(cached(NULL, token, mine, 1, ISS, NOW, &why),
+                     APR_EINVAL);
+}
+END_TEST
+
+/* More tokens than slots: each still verifies, with its own claims. */
+START_TEST(cache_more_tokens_than_slots)
+{
+    jklg_jwt_cache_t *cache;
+    const char *tokens[40];
+
+    ck_assert_int_eq(jklg_jwt_cache_create(&cache, test_pool, 4),
+                     APR_SUCCESS);
+    ck_assert_int_eq(jklg_jwt_cache_create(&cache, test_pool, 0),
+                     APR_EINVAL);
+    ck_assert_int_eq(jklg_jwt_cache_create(&cache, test_pool, 4),
+                     APR_SUCCESS);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 40; i++) {
+            jklg_jwt_claims_t c = claims, out;
+
+            c.sub = apr_psprintf(test_pool, "cus_%d", i);
+            if (round == 0) {
+                tokens[i] = jklg_jwt_sign(test_pool, &keys[i % 2], &c);
+            }
+            ck_assert_int_eq(jklg_jwt_verify_cached(cache, test_pool,
+                                                    tokens[i], keys, 2, ISS,
+                                                    NOW, &out, NULL),
+                             APR_SUCCESS);
+            ck_assert_str_eq(out.sub, c.sub);
+        }
+    }
+}
+END_TEST
+
 Suite *suite_jwt(void)
 {
     Suite *s = suite_create("jwt");
@@ -722,6 +881,10 @@ Suite *suite_jwt(void)
     tcase_add_test(tc, refuse_times_not_integers);
     tcase_add_test(tc, extreme_times_do_not_overflow);
     tcase_add_test(tc, refuse_without_keys_or_issuer);
+    tcase_add_test(tc, cache_checks_times_again);
+    tcase_add_test(tc, cache_is_per_configuration);
+    tcase_add_test(tc, cache_answers_remembered_tokens);
+    tcase_add_test(tc, cache_more_tokens_than_slots);
     suite_add_tcase(s, tc);
     return s;
 }

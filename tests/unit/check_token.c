@@ -107,6 +107,32 @@ START_TEST(b64url_decode_rejects)
 }
 END_TEST
 
+/* Every byte value, as the first of four characters: exactly the 64 of
+ * the URL-safe alphabet decode, each to its own 6 bits. */
+START_TEST(b64url_decode_every_byte)
+{
+    int accepted = 0;
+
+    for (int c = 1; c < 256; c++) {
+        char s[5] = {(char)c, 'A', 'A', 'A', '\0'};
+        const char *at = strchr(B64URL_ALPHABET, c);
+        apr_size_t len = 0;
+        unsigned char *bin = jklg_b64url_decode(test_pool, s, &len);
+
+        if (at) {
+            ck_assert_msg(bin != NULL, "byte %d refused", c);
+            ck_assert_uint_eq(len, 3);
+            ck_assert_int_eq(bin[0] >> 2, (int)(at - B64URL_ALPHABET));
+            accepted++;
+        }
+        else {
+            ck_assert_msg(bin == NULL, "byte %d decoded", c);
+        }
+    }
+    ck_assert_int_eq(accepted, 64);
+}
+END_TEST
+
 /* --- one-time tokens -------------------------------------------------- */
 
 START_TEST(token_new_shape)
@@ -200,6 +226,7 @@ Suite *suite_token(void)
     tcase_add_test(tc, b64url_decode_round_trip);
     tcase_add_test(tc, b64url_decode_terminates_text);
     tcase_add_test(tc, b64url_decode_rejects);
+    tcase_add_test(tc, b64url_decode_every_byte);
     tcase_add_test(tc, token_new_shape);
     tcase_add_test(tc, token_new_unique);
     tcase_add_test(tc, token_hash_known_vector);
