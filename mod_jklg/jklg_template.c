@@ -22,6 +22,7 @@ static const char *const template_names[] = {
     "payment_receipt",
     "account_exists",
     "password_changed",
+    "cancellation",
     "test",
     NULL
 };

@@ -135,6 +135,7 @@ extern const jklg_statement_t jklg_customer_statements[];
 extern const jklg_statement_t jklg_payment_statements[];
 extern const jklg_statement_t jklg_profile_statements[];
 extern const jklg_statement_t jklg_history_statements[];
+extern const jklg_statement_t jklg_travel_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
 
@@ -331,6 +332,12 @@ int jklg_payment_webhook(jklg_req_t *req);
 int jklg_payment_transactions(jklg_req_t *req);
 int jklg_payment_transaction(jklg_req_t *req);
 int jklg_staff_booking_create(jklg_req_t *req);
+/* mod_jklg_travel.c: cancellation policies and cancellation (issue 10). */
+int jklg_staff_policy_put(jklg_req_t *req);
+int jklg_staff_policies(jklg_req_t *req);
+int jklg_staff_booking_cancel(jklg_req_t *req);
+int jklg_me_booking_cancellation(jklg_req_t *req);
+int jklg_me_booking_cancel(jklg_req_t *req);
 int jklg_staff_transactions(jklg_req_t *req);
 int jklg_staff_transaction(jklg_req_t *req);
 int jklg_staff_refund(jklg_req_t *req);

@@ -31,10 +31,8 @@
     "((%s::timestamp AT TIME ZONE 'UTC'), %s::uuid)) "
 
 const jklg_statement_t jklg_payment_statements[] = {
-    /* booking id, gateway */
-    {"jklg_p_intent_open",
-     AUTH "SELECT " AUTHED ", CASE WHEN (SELECT cid FROM a) IS NOT NULL THEN "
-     "jklg_intent_open((SELECT cid FROM a), %s::uuid, %s)::text END"},
+    {"jklg_p_intent_open", JKLG_CALL_SQL("intent_open", JKLG_AUTHED
+     ", p_booking => %s::uuid, p_installment => %s::uuid, p_gateway => %s")},
     /* transaction id, gateway ref or NULL, status, error, public url */
     {"jklg_p_intent_settle",
      "WITH x AS MATERIALIZED (SELECT jklg_intent_settle(%s::uuid, %s, %s, "
@@ -63,17 +61,12 @@ const jklg_statement_t jklg_payment_statements[] = {
      "jklg_transaction_json(t))::text FROM transactions t "
      "JOIN bookings b ON b.id = t.booking_id WHERE t.id = %s::uuid "
      "AND b.customer_id = (SELECT cid FROM a))"},
-    /* customer id or NULL, customer email or NULL, reference, description,
-     * start, end, amount, currency */
-    {"jklg_s_booking_create",
-     "WITH c AS (SELECT id FROM customers WHERE id = %s::uuid OR email = %s "
-     "LIMIT 1), "
-     "b AS (INSERT INTO bookings (reference, customer_id, description, "
-     "travel_start, travel_end, amount_total, currency) SELECT %s, c.id, %s, "
-     "%s::date, %s::date, %s::bigint, %s FROM c "
-     "ON CONFLICT (reference) DO NOTHING RETURNING bookings AS b) "
-     "SELECT EXISTS (SELECT 1 FROM c), (SELECT jsonb_build_object('booking', "
-     "jklg_booking_json(b.b))::text FROM b)"},
+    {"jklg_s_booking_create", JKLG_CALL_SQL("staff_booking_create",
+     "p_customer_id => %s::uuid, p_customer_email => %s, p_reference => %s, "
+     "p_description => %s, p_travel_start => %s::date, "
+     "p_travel_end => %s::date, p_amount_total => %s::bigint, "
+     "p_currency => %s, p_deposit => %s::bigint, "
+     "p_balance_due_days => %s::int, p_policy => %s")},
     /* status (twice), booking (twice), customer (twice), since (twice),
      * until (twice), cursor (3), limit + 1, limit, limit */
     {"jklg_s_transactions",

@@ -48,5 +48,16 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_POST,   A "/payments/manual",     jklg_staff_manual_payment, JKLG_BODY | JKLG_STAFF},
     {JKLG_GET,    A "/metrics",             jklg_staff_metrics,     JKLG_STAFF},
 #undef A
+
+    /* Travel payments (issue 10): policies and cancellation. */
+#define A "/api/admin"
+#define C "/api/customers"
+    {JKLG_GET,    A "/cancellation-policies", jklg_staff_policies, JKLG_STAFF},
+    {JKLG_PUT,    A "/cancellation-policies/{name}", jklg_staff_policy_put, JKLG_BODY | JKLG_STAFF},
+    {JKLG_POST,   A "/bookings/{id}/cancel", jklg_staff_booking_cancel, JKLG_BODY | JKLG_STAFF},
+    {JKLG_GET,    C "/me/bookings/{id}/cancellation", jklg_me_booking_cancellation, JKLG_AUTH},
+    {JKLG_POST,   C "/me/bookings/{id}/cancel", jklg_me_booking_cancel, JKLG_BODY | JKLG_AUTH},
+#undef C
+#undef A
     {0, NULL, NULL, 0}
 };

@@ -185,7 +185,7 @@ START_TEST(known_names)
         ck_assert(jklg_template_known(*n));
         count++;
     }
-    ck_assert_int_eq(count, 7);
+    ck_assert_int_eq(count, 8);
     ck_assert(jklg_template_known("verification"));
     ck_assert(jklg_template_known("payment_receipt"));
     ck_assert(!jklg_template_known("../verification"));
@@ -199,7 +199,7 @@ static json_t *realistic_vars(void)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s,"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-                     " s:s, s:s, s:s}",
+                     " s:s, s:s, s:s, s:s, s:s}",
                      "first_name", "Zoë",
                      "public_url", "https://travel.example",
                      "agency_name", "Sunny Trips & Co",
@@ -222,7 +222,9 @@ static json_t *realistic_vars(void)
                      "amount_outstanding", "734.50 EUR",
                      "login_url", "https://travel.example/login",
                      "changed_at", "2026-11-24 10:05 UTC",
-                     "sent_at", "2026-11-24 10:10 UTC");
+                     "sent_at", "2026-11-24 10:10 UTC",
+                     "refund_amount", "987.65 EUR",
+                     "fee", "25.00 EUR");
 }
 
 /* A value each template must show in both text and html, so that a
@@ -240,6 +242,7 @@ static const struct {
     {"account_exists", "https://travel.example/login", "reset-password/Rt0k"},
     {"password_changed", "2026-11-24 10:05 UTC", "reset-password/Rt0k"},
     {"test", "2026-11-24 10:10 UTC", "2026-11-24 10:10 UTC"},
+    {"cancellation", "987.65 EUR", "25.00 EUR"},
 };
 
 START_TEST(every_template_renders)
@@ -308,6 +311,8 @@ static const struct {
     {"account_exists", {"login_url", "reset_url", NULL}},
     {"password_changed", {"changed_at", "reset_url", NULL}},
     {"test", {"sent_at", NULL}},
+    {"cancellation", {"booking_reference", "description", "travel_start",
+     "refund_amount", "fee", "booking_url", NULL}},
 };
 
 static int is_documented(const char *tmpl, const char *var)
@@ -355,7 +360,7 @@ START_TEST(builtins_use_documented_variables_only)
         }
         parts++;
     }
-    ck_assert_int_eq(parts, 7 * 3);
+    ck_assert_int_eq(parts, 8 * 3);
 }
 END_TEST
 

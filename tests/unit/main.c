@@ -45,6 +45,7 @@ int main(void)
     srunner_add_suite(runner, suite_metrics());
     srunner_add_suite(runner, suite_ratelimit());
     srunner_add_suite(runner, suite_db_guard());
+    srunner_add_suite(runner, suite_policy());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);

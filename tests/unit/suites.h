@@ -21,6 +21,7 @@ Suite *suite_validate(void);
 Suite *suite_metrics(void);
 Suite *suite_ratelimit(void);
 Suite *suite_db_guard(void);
+Suite *suite_policy(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
