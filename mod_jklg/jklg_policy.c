@@ -115,3 +115,24 @@ apr_int64_t jklg_policy_refund(apr_int64_t paid_net, int percent,
     share = paid_net / 100 * percent + (paid_net % 100) * percent / 100;
     return share > fee ? share - fee : 0;
 }
+
+int jklg_policy_decline_soft(const char *decline)
+{
+    static const char *const soft[] = {
+        "insufficient_funds", "try_again_later", "processing_error",
+        "issuer_not_available", "generic_decline", "do_not_honor",
+        "card_velocity_exceeded", "withdrawal_count_limit_exceeded",
+        "reenter_transaction", "approve_with_id", "no_action_taken",
+        NULL
+    };
+
+    if (decline == NULL) {
+        return 1;
+    }
+    for (int i = 0; soft[i]; i++) {
+        if (!strcmp(decline, soft[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}

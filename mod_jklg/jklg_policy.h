@@ -37,4 +37,11 @@ int jklg_policy_pick(const jklg_tier_t *tiers, int n, long days_left);
 apr_int64_t jklg_policy_refund(apr_int64_t paid_net, int percent,
                                apr_int64_t fee);
 
+/* Whether an off-session charge the bank declined with this code is
+ * worth trying again another day (insufficient funds, a bank that was
+ * down), rather than asking the customer at once (authentication
+ * required, a lost, stolen or expired card). NULL (no code) counts as
+ * soft. */
+int jklg_policy_decline_soft(const char *decline);
+
 #endif

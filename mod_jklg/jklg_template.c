@@ -23,6 +23,8 @@ static const char *const template_names[] = {
     "account_exists",
     "password_changed",
     "cancellation",
+    "payment_reminder",
+    "payment_action",
     "test",
     NULL
 };

@@ -32,7 +32,8 @@
 
 const jklg_statement_t jklg_payment_statements[] = {
     {"jklg_p_intent_open", JKLG_CALL_SQL("intent_open", JKLG_AUTHED
-     ", p_booking => %s::uuid, p_installment => %s::uuid, p_gateway => %s")},
+     ", p_booking => %s::uuid, p_installment => %s::uuid, p_gateway => %s, "
+     "p_save => %s::boolean")},
     /* transaction id, gateway ref or NULL, status, error, public url */
     {"jklg_p_intent_settle",
      "WITH x AS MATERIALIZED (SELECT jklg_intent_settle(%s::uuid, %s, %s, "

@@ -178,11 +178,15 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     apr_status_t rv;
 
     memset(&out, 0, sizeof(out));
+    memset(&pay, 0, sizeof(pay));
     pay.transaction_id = tx;
     pay.booking_id = jklg_json_str(opened, "booking_id");
     pay.booking_reference = jklg_json_str(opened, "reference");
     pay.amount = json_integer_value(json_object_get(opened, "amount"));
     pay.currency = jklg_json_str(opened, "currency");
+    pay.save_method = json_is_true(json_object_get(opened, "save"));
+    pay.customer_ref = pay.save_method ? jklg_json_str(opened, "customer_ref")
+                                       : NULL;
     rv = jklg_count_gateway(gw, ref
         ? gw->fetch_payment(req->conf->stripe, p, ref, &pay, &out, &err)
         : gw->create_payment(req->conf->stripe, p, &pay, &out, &err));
@@ -338,8 +342,9 @@ int jklg_payment_intent(jklg_req_t *req)
                                 "Payments are not configured.", NULL);
     }
     {
-        const char *args[] = {booking, installment, gw->name};
-        if (!jklg_call(req, "jklg_p_intent_open", 3, args, &res)) {
+        const char *args[] = {booking, installment, gw->name,
+                              save ? "true" : "false"};
+        if (!jklg_call(req, "jklg_p_intent_open", 4, args, &res)) {
             return OK;
         }
     }
@@ -347,6 +352,9 @@ int jklg_payment_intent(jklg_req_t *req)
         return jklg_finish(req, &res, intent_outcomes);
     }
     opened = jklg_result_json(req, &res);
+    if (save && !jklg_travel_customer_ref(req, gw, opened)) {
+        return OK;
+    }
     cancel_replaced(req, gw, json_object_get(opened, "replaced_refs"));
     if (!json_is_true(json_object_get(opened, "created"))
         && !jklg_json_str(opened, "gateway_ref")
@@ -441,6 +449,7 @@ int jklg_payment_webhook(jklg_req_t *req)
                                 : JKLG_WEBHOOK_APPLIED);
     jklg_push_emails(req, json_object_get(result, "emails"));
     jklg_refund_overpayment(req, result);
+    jklg_travel_event(req, gw, &ev);
     return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,
                       json_pack("{s:b}", "received", 1)));
 }

@@ -57,6 +57,8 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_POST,   A "/bookings/{id}/cancel", jklg_staff_booking_cancel, JKLG_BODY | JKLG_STAFF},
     {JKLG_GET,    C "/me/bookings/{id}/cancellation", jklg_me_booking_cancellation, JKLG_AUTH},
     {JKLG_POST,   C "/me/bookings/{id}/cancel", jklg_me_booking_cancel, JKLG_BODY | JKLG_AUTH},
+    {JKLG_GET,    C "/me/payment-methods", jklg_me_payment_methods, JKLG_AUTH},
+    {JKLG_DELETE, C "/me/payment-methods/{id}", jklg_me_payment_method_delete, JKLG_AUTH},
 #undef C
 #undef A
     {0, NULL, NULL, 0}

@@ -11,6 +11,7 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_profile_statements,
     jklg_history_statements,
     jklg_travel_statements,
+    jklg_balance_statements,
     jklg_payment_statements,
     jklg_metrics_statements,
     NULL

@@ -40,6 +40,16 @@ const jklg_statement_t jklg_travel_statements[] = {
      "p_public_url => %s")},
     {"jklg_s_booking_get", JKLG_CALL_SQL("staff_booking_get",
      "p_id => %s::uuid")},
+    {"jklg_me_gateway_customer", JKLG_CALL_SQL("gateway_customer_save",
+     JKLG_AUTHED ", p_gateway => %s, p_ref => %s")},
+    {"jklg_me_methods", JKLG_CALL_SQL("me_payment_methods", JKLG_AUTHED)},
+    {"jklg_me_method_delete", JKLG_CALL_SQL("me_payment_method_delete",
+     JKLG_AUTHED ", p_id => %s::uuid, p_done => %s::boolean")},
+    {"jklg_w_method_to_save", JKLG_CALL_SQL("method_to_save",
+     "p_gateway => %s, p_payment_ref => %s, p_method_ref => %s")},
+    {"jklg_w_method_save", JKLG_CALL_SQL("method_save",
+     "p_customer => %s::uuid, p_gateway => %s, p_ref => %s, p_brand => %s, "
+     "p_last4 => %s, p_exp_month => %s::int, p_exp_year => %s::int")},
     {NULL, NULL}
 };
 
@@ -431,4 +441,153 @@ int jklg_staff_booking_cancel(jklg_req_t *req)
         return jklg_finish(req, &res, cancel_outcomes);
     }
     return finish_cancel(req, &res, id, "jklg_s_booking_get", req->r->user);
+}
+
+/* ----------------------------------------------------------- saved cards */
+
+int jklg_travel_customer_ref(jklg_req_t *req, const jklg_gateway_t *gw,
+                             json_t *opened)
+{
+    jklg_customer_req_t ask;
+    const char *ref = NULL, *err = NULL;
+    jklg_result_t res;
+    apr_status_t rv;
+
+    if (jklg_json_str(opened, "customer_ref")) {
+        return 1;
+    }
+    if (!gw->create_customer) {
+        /* A gateway that keeps no cards: the payment is made without. */
+        json_object_set_new(opened, "save", json_false());
+        return 1;
+    }
+    ask.customer_id = jklg_json_str(opened, "customer_id");
+    ask.email = jklg_json_str(opened, "customer_email");
+    rv = jklg_count_gateway(gw, gw->create_customer(req->conf->stripe,
+                                                    req->r->pool, &ask, &ref,
+                                                    &err));
+    if (rv != APR_SUCCESS) {
+        jklg_reply_gateway_error(req, err);
+        return 0;
+    }
+    {
+        const char *args[] = {gw->name, ref};
+        if (!jklg_call(req, "jklg_me_gateway_customer", 2, args, &res)) {
+            return 0;
+        }
+    }
+    if (strcmp(res.outcome, "ok")) {
+        jklg_finish(req, &res, NULL);
+        return 0;
+    }
+    json_object_set_new(opened, "customer_ref", json_string(jklg_json_str(
+        jklg_result_json(req, &res), "customer_ref")));
+    return 1;
+}
+
+int jklg_me_payment_methods(jklg_req_t *req)
+{
+    return jklg_call_finish(req, "jklg_me_methods", 0, NULL, NULL);
+}
+
+/* Detached at the gateway first: a card forgotten here but still on the
+ * gateway's customer could be charged by anyone with the dashboard. A
+ * method the gateway no longer has attached (refused) is forgotten too. */
+int jklg_me_payment_method_delete(jklg_req_t *req)
+{
+    const char *id = path_id(req);
+    const jklg_gateway_t *gw;
+    const char *err = NULL;
+    jklg_result_t res;
+    json_t *found;
+    apr_status_t rv;
+
+    if (!id) {
+        return OK;
+    }
+    {
+        const char *args[] = {id, "false"};
+        if (!jklg_call(req, "jklg_me_method_delete", 2, args, &res)) {
+            return OK;
+        }
+    }
+    if (strcmp(res.outcome, "ok")) {
+        return jklg_finish(req, &res, NULL);
+    }
+    found = jklg_result_json(req, &res);
+    gw = jklg_gateway_find(jklg_json_str(found, "gateway"));
+    if (gw && gw->detach_method) {
+        rv = jklg_count_gateway(gw, gw->detach_method(
+            req->conf->stripe, req->r->pool,
+            jklg_json_str(found, "gateway_ref"), &err));
+        if (rv != APR_SUCCESS && rv != APR_EGENERAL) {
+            return jklg_reply_gateway_error(req, err);
+        }
+    }
+    {
+        const char *args[] = {id, "true"};
+        return jklg_call_finish(req, "jklg_me_method_delete", 2, args, NULL);
+    }
+}
+
+/* A call whose failure must not answer the client (the webhook has
+ * applied its event already): the body of an 'ok', else NULL (logged). */
+static json_t *quiet_call(jklg_req_t *req, const char *label, int nargs,
+                          const char *const *args)
+{
+    const char *err = "the database cannot be reached";
+    jklg_rows_t rows;
+    apr_status_t rv = APR_EGENERAL;
+
+    if (jklg_req_db(req)) {
+        rv = jklg_db_query(&req->db, req->r->pool, label, nargs, args, &rows,
+                           &err);
+    }
+    if (rv != APR_SUCCESS || rows.nrows != 1 || rows.ncols != 3) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, req->r, JKLGNO(02104)
+                      "%s: %s", label, rv == APR_SUCCESS ? "no outcome" : err);
+        return NULL;
+    }
+    if (!rows.rows[0][0] || strcmp(rows.rows[0][0], "ok")) {
+        return NULL;
+    }
+    return jklg_json_own(req->r->pool, json_loads(
+        rows.rows[0][1] ? rows.rows[0][1] : "{}", 0, NULL));
+}
+
+void jklg_travel_event(jklg_req_t *req, const jklg_gateway_t *gw,
+                       const jklg_gateway_event_t *ev)
+{
+    apr_pool_t *p = req->r->pool;
+    jklg_method_t m;
+    const char *customer = NULL, *err = NULL;
+    apr_status_t rv;
+
+    if (ev->kind != JKLG_EVENT_SUCCEEDED || !ev->method_ref
+        || !gw->fetch_method) {
+        return;
+    }
+    {
+        const char *args[] = {gw->name, ev->payment_ref, ev->method_ref};
+        json_t *who = quiet_call(req, "jklg_w_method_to_save", 3, args);
+        if (!who || !(customer = jklg_json_str(who, "customer_id"))) {
+            return;
+        }
+    }
+    rv = jklg_count_gateway(gw, gw->fetch_method(req->conf->stripe, p,
+                                                 ev->method_ref, &m, &err));
+    if (rv != APR_SUCCESS || !m.customer_ref) {
+        /* Not kept: the balance is then paid through the emailed link. */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, req->r, JKLGNO(02103)
+                      "payment %s: card %s not saved (%s)", ev->payment_ref,
+                      ev->method_ref, err ? err : "not attached to the "
+                      "customer");
+        return;
+    }
+    {
+        const char *args[] = {customer, gw->name, m.gateway_ref, m.brand,
+                              m.last4, apr_itoa(p, m.exp_month),
+                              apr_itoa(p, m.exp_year)};
+        quiet_call(req, "jklg_w_method_save", 7, args);
+    }
 }

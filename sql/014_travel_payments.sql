@@ -58,6 +58,8 @@ CREATE TABLE installments (
                    CHECK (status IN ('pending', 'paid', 'failed', 'canceled')),
     attempts       int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     transaction_id uuid REFERENCES transactions ON DELETE RESTRICT,
+    -- The day it was scheduled, by the schedules' clock.
+    created_on     date NOT NULL DEFAULT jklg.today(),
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
@@ -88,6 +90,48 @@ SELECT b.id, 'full', b.amount_total, b.currency,
             WHEN b.amount_paid >= b.amount_total THEN 'paid'
             ELSE 'pending' END
   FROM bookings b;
+
+-- ---------------------------------------------------------------------------
+-- Saved cards: the gateway's customer made for ours (once), and the
+-- payment methods kept on it for off-session charges of the balance.
+ALTER TABLE transactions ADD COLUMN save_method boolean NOT NULL DEFAULT false;
+-- The balance job: the day it may try again after a soft decline, and a
+-- lease so that one server charges an installment at a time.
+ALTER TABLE installments
+    ADD COLUMN next_attempt_on date,
+    ADD COLUMN claimed_until timestamptz;
+
+CREATE TABLE gateway_customers (
+    customer_id uuid NOT NULL REFERENCES customers ON DELETE CASCADE,
+    gateway     text NOT NULL,
+    gateway_ref text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (customer_id, gateway),
+    UNIQUE (gateway, gateway_ref)
+);
+
+CREATE TABLE payment_methods (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    customer_id uuid NOT NULL REFERENCES customers ON DELETE CASCADE,
+    gateway     text NOT NULL,
+    gateway_ref text NOT NULL,
+    brand       text NOT NULL,
+    last4       text NOT NULL CHECK (last4 ~ '^[0-9]{4}$'),
+    exp_month   int NOT NULL,
+    exp_year    int NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    detached_at timestamptz,
+    UNIQUE (gateway, gateway_ref)
+);
+CREATE INDEX payment_methods_customer_idx ON payment_methods (customer_id)
+    WHERE detached_at IS NULL;
+
+ALTER TABLE gateway_customers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY gateway_customers_read_own ON gateway_customers FOR SELECT
+    USING (customer_id = jklg_customer_id());
+ALTER TABLE payment_methods ENABLE ROW LEVEL SECURITY;
+CREATE POLICY payment_methods_read_own ON payment_methods FOR SELECT
+    USING (customer_id = jklg_customer_id());
 
 -- Installment order: by due date, the deposit (or full) before the balance.
 CREATE FUNCTION jklg_installment_rank(i installments) RETURNS int
@@ -241,7 +285,7 @@ $$;
 -- reference, installment_id, replaced_refs} as jklg_intent_open answered.
 CREATE FUNCTION jklg.intent_open(p_session uuid, p_customer uuid,
                                  p_booking uuid, p_installment uuid,
-                                 p_gateway text)
+                                 p_gateway text, p_save boolean)
     RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
 AS $$
 DECLARE
@@ -309,7 +353,8 @@ BEGIN
          ORDER BY x.created_at DESC, x.id DESC
     LOOP
         IF t.id IS NULL AND stale.amount = amount
-           AND stale.installment_id IS NOT DISTINCT FROM i.id THEN
+           AND stale.installment_id IS NOT DISTINCT FROM i.id
+           AND stale.save_method = p_save THEN
             t := stale;
             CONTINUE;
         END IF;
@@ -323,9 +368,10 @@ BEGIN
     END LOOP;
     IF t.id IS NULL THEN
         INSERT INTO transactions (booking_id, gateway, amount, currency,
-                                  status, method, installment_id)
+                                  status, method, installment_id,
+                                  save_method)
         VALUES (b.id, p_gateway, amount, b.currency, 'requires_payment',
-                'card', i.id)
+                'card', i.id, p_save)
         RETURNING * INTO t;
         created := true;
         PERFORM jklg_audit(t.id, 'customer:' || p_customer, NULL, NULL,
@@ -339,7 +385,12 @@ BEGIN
         'gateway_ref', t.gateway_ref, 'amount', t.amount,
         'currency', t.currency, 'reference', b.reference,
         'booking_id', b.id, 'installment_id', i.id,
-        'replaced_refs', to_jsonb(replaced)));
+        'replaced_refs', to_jsonb(replaced),
+        'save', t.save_method, 'customer_id', p_customer,
+        'customer_email', (SELECT email FROM customers WHERE id = p_customer),
+        'customer_ref', (SELECT g.gateway_ref FROM gateway_customers g
+                          WHERE g.customer_id = p_customer
+                            AND g.gateway = p_gateway)));
 END
 $$;
 
@@ -684,5 +735,286 @@ BEGIN
                               'existing', false, 'gateway', t.gateway,
                               'gateway_ref', t.gateway_ref, 'amount', amount,
                               'currency', t.currency, 'overpayment', excess);
+END
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Saved cards.
+CREATE FUNCTION jklg_payment_method_json(m payment_methods) RETURNS jsonb
+    LANGUAGE sql STABLE
+AS $$
+    SELECT jsonb_build_object('id', m.id, 'brand', m.brand, 'last4', m.last4,
+                              'exp_month', m.exp_month,
+                              'exp_year', m.exp_year,
+                              'created_at', jklg_ts(m.created_at))
+$$;
+
+-- The gateway's customer made for ours: the first stored wins, so two
+-- requests that made one each (the gateway's idempotency key makes it the
+-- same one anyway) agree.
+CREATE FUNCTION jklg.gateway_customer_save(p_session uuid, p_customer uuid,
+                                           p_gateway text, p_ref text)
+    RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF jklg_session_customer(p_session, p_customer) IS NULL THEN
+        RETURN jklg.answer('unauthorized');
+    END IF;
+    INSERT INTO gateway_customers (customer_id, gateway, gateway_ref)
+    VALUES (p_customer, p_gateway, p_ref)
+    ON CONFLICT (customer_id, gateway) DO NOTHING;
+    RETURN jklg.ok(jsonb_build_object('customer_ref', (
+        SELECT gateway_ref FROM gateway_customers
+         WHERE customer_id = p_customer AND gateway = p_gateway)));
+END
+$$;
+
+CREATE FUNCTION jklg.me_payment_methods(p_session uuid, p_customer uuid)
+    RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+BEGIN
+    IF jklg_session_customer(p_session, p_customer) IS NULL THEN
+        RETURN jklg.answer('unauthorized');
+    END IF;
+    RETURN jklg.ok(jsonb_build_object('data', COALESCE(
+        (SELECT jsonb_agg(jklg_payment_method_json(m)
+                          ORDER BY m.created_at DESC, m.id DESC)
+           FROM payment_methods m
+          WHERE m.customer_id = p_customer AND m.detached_at IS NULL),
+        '[]'::jsonb), 'next_cursor', NULL));
+END
+$$;
+
+-- DELETE /me/payment-methods/{id}: first what to detach at the gateway,
+-- then (p_done) forgotten here.
+CREATE FUNCTION jklg.me_payment_method_delete(p_session uuid,
+                                              p_customer uuid, p_id uuid,
+                                              p_done boolean)
+    RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+DECLARE
+    m payment_methods;
+BEGIN
+    IF jklg_session_customer(p_session, p_customer) IS NULL THEN
+        RETURN jklg.answer('unauthorized');
+    END IF;
+    SELECT * INTO m FROM payment_methods
+     WHERE id = p_id AND customer_id = p_customer AND detached_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN jklg.answer('not_found');
+    END IF;
+    IF NOT p_done THEN
+        RETURN jklg.ok(jsonb_build_object('gateway', m.gateway,
+                                          'gateway_ref', m.gateway_ref));
+    END IF;
+    UPDATE payment_methods SET detached_at = now() WHERE id = m.id;
+    RETURN jklg.answer('deleted');
+END
+$$;
+
+-- Webhook: a succeeded payment made to keep its card names the customer
+-- whose card it is (or 'none').
+CREATE FUNCTION jklg.method_to_save(p_gateway text, p_payment_ref text,
+                                    p_method_ref text)
+    RETURNS jklg.outcome LANGUAGE sql SET search_path = public, pg_temp
+AS $$
+    SELECT COALESCE((
+        SELECT jklg.ok(jsonb_build_object('customer_id', b.customer_id))
+          FROM transactions t JOIN bookings b ON b.id = t.booking_id
+         WHERE t.gateway = p_gateway AND t.gateway_ref = p_payment_ref
+           AND t.save_method AND t.status = 'succeeded'
+           AND NOT EXISTS (SELECT 1 FROM payment_methods m
+                            WHERE m.gateway = p_gateway
+                              AND m.gateway_ref = p_method_ref)),
+        jklg.answer('none'))
+$$;
+
+CREATE FUNCTION jklg.method_save(p_customer uuid, p_gateway text,
+                                 p_ref text, p_brand text, p_last4 text,
+                                 p_exp_month int, p_exp_year int)
+    RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+BEGIN
+    INSERT INTO payment_methods (customer_id, gateway, gateway_ref, brand,
+                                 last4, exp_month, exp_year)
+    VALUES (p_customer, p_gateway, p_ref, p_brand, p_last4, p_exp_month,
+            p_exp_year)
+    ON CONFLICT (gateway, gateway_ref) DO NOTHING;
+    RETURN jklg.ok(NULL);
+END
+$$;
+
+-- ---------------------------------------------------------------------------
+-- The balance job, run by every server's housekeeping sweep: reminders,
+-- then a claim of due balances (FOR UPDATE SKIP LOCKED and a lease, so
+-- one server charges an installment at a time), answered to the module,
+-- which charges them off-session and settles each. An attempt whose
+-- outcome is unknown (timeout) keeps its transaction and attempt number,
+-- so the retry sends the same idempotency key: one charge at the gateway.
+CREATE FUNCTION jklg.balance_due(p_lease_seconds int, p_max_attempts int,
+                                 p_limit int, p_public_url text)
+    RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+DECLARE
+    today date := jklg.today();
+    i installments;
+    b bookings;
+    t transactions;
+    m payment_methods;
+    attempt int;
+    items jsonb := '[]';
+    mails uuid[];
+BEGIN
+    -- A reminder 7 days before each due date, once (its dedupe key), for
+    -- installments made at least that long before they are due.
+    WITH r AS (
+        INSERT INTO email_outbox (template, recipient, data, dedupe_key)
+        SELECT 'payment_reminder', c.email, jsonb_build_object(
+                   'first_name', c.first_name,
+                   'booking_reference', bk.reference,
+                   'amount', jklg_money(x.amount, x.currency),
+                   'due_date', jklg_date(x.due_date),
+                   'saved_card', EXISTS (
+                       SELECT 1 FROM payment_methods pm
+                        WHERE pm.customer_id = c.id
+                          AND pm.detached_at IS NULL),
+                   'pay_url', p_public_url || '/booking/' || bk.id || '/pay'),
+               'reminder:' || x.id
+          FROM installments x JOIN bookings bk ON bk.id = x.booking_id
+          JOIN customers c ON c.id = bk.customer_id
+         WHERE x.status = 'pending' AND bk.status <> 'canceled'
+           AND x.due_date - 7 <= today AND x.due_date >= today
+           AND x.created_on <= x.due_date - 7
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING id)
+    SELECT array_agg(id) INTO mails FROM r;
+
+    FOR i IN SELECT x.* FROM installments x
+               JOIN bookings bk ON bk.id = x.booking_id
+              WHERE x.kind = 'balance' AND x.status = 'pending'
+                AND x.due_date <= today AND bk.status <> 'canceled'
+                AND (x.next_attempt_on IS NULL OR x.next_attempt_on <= today)
+                AND (x.claimed_until IS NULL OR x.claimed_until < now())
+                AND EXISTS (SELECT 1 FROM payment_methods pm
+                             WHERE pm.customer_id = bk.customer_id
+                               AND pm.detached_at IS NULL)
+              ORDER BY x.due_date, x.id
+              LIMIT p_limit
+              FOR UPDATE OF x SKIP LOCKED
+    LOOP
+        SELECT * INTO b FROM bookings WHERE id = i.booking_id;
+        SELECT * INTO m FROM payment_methods
+         WHERE customer_id = b.customer_id AND detached_at IS NULL
+         ORDER BY created_at DESC, id DESC LIMIT 1;
+        -- The attempt whose outcome is unknown is retried as it was.
+        SELECT * INTO t FROM transactions
+         WHERE installment_id = i.id AND method = 'off_session'
+           AND status = 'requires_payment'
+         ORDER BY created_at DESC LIMIT 1;
+        IF FOUND THEN
+            attempt := i.attempts;
+        ELSE
+            CONTINUE WHEN i.attempts >= p_max_attempts;
+            attempt := i.attempts + 1;
+            UPDATE installments SET attempts = attempt WHERE id = i.id;
+            INSERT INTO transactions (booking_id, gateway, amount, currency,
+                                      status, method, installment_id,
+                                      idempotency_key)
+            VALUES (b.id, m.gateway, i.amount, i.currency,
+                    'requires_payment', 'off_session', i.id,
+                    'offsession:' || i.id || ':' || attempt)
+            RETURNING * INTO t;
+            PERFORM jklg_audit(t.id, 'system', NULL, NULL, 'requires_payment',
+                               jsonb_build_object('off_session_attempt',
+                                                  attempt,
+                                                  'installment_id', i.id));
+        END IF;
+        UPDATE installments
+           SET claimed_until = now() + make_interval(secs => p_lease_seconds)
+         WHERE id = i.id;
+        items := items || jsonb_build_object(
+            'transaction_id', t.id, 'installment_id', i.id,
+            'attempt', attempt, 'amount', t.amount, 'currency', t.currency,
+            'reference', b.reference, 'gateway', t.gateway,
+            'customer_ref', (SELECT g.gateway_ref FROM gateway_customers g
+                              WHERE g.customer_id = b.customer_id
+                                AND g.gateway = m.gateway),
+            'method_ref', m.gateway_ref);
+    END LOOP;
+    RETURN jklg.ok(jsonb_build_object('data', items), mails);
+END
+$$;
+
+-- The gateway's answer to one off-session attempt. p_outcome: succeeded,
+-- processing, declined (p_soft: worth another try tomorrow, while attempts
+-- last) or unknown (retried at the next sweep under the same key). A
+-- declined last attempt, a hard decline or authentication_required fails
+-- the installment and emails the customer the link to pay.
+CREATE FUNCTION jklg.balance_settle(p_tx uuid, p_ref text, p_outcome text,
+                                    p_decline text, p_soft boolean,
+                                    p_max_attempts int, p_public_url text)
+    RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+DECLARE
+    t transactions;
+    i installments;
+    emails uuid[] := '{}';
+    mail uuid;
+BEGIN
+    SELECT * INTO t FROM transactions WHERE id = p_tx;
+    SELECT * INTO i FROM installments WHERE id = t.installment_id FOR UPDATE;
+    IF p_ref IS NOT NULL THEN
+        UPDATE transactions SET gateway_ref = COALESCE(gateway_ref, p_ref)
+         WHERE id = t.id;
+    END IF;
+    IF p_outcome = 'unknown' THEN
+        PERFORM jklg_audit(t.id, 'system', NULL, t.status, t.status,
+                           jsonb_build_object('off_session_attempt',
+                                              i.attempts, 'outcome',
+                                              'unknown: retried with the '
+                                              'same key'));
+    ELSIF p_outcome IN ('succeeded', 'processing') THEN
+        emails := jklg_tx_move(t.id, p_outcome, 'system', NULL, NULL,
+                               p_public_url);
+    ELSE
+        emails := jklg_tx_move(t.id, 'failed', 'system', NULL,
+                               'off-session charge declined: '
+                               || COALESCE(p_decline, 'unknown'),
+                               p_public_url);
+        IF p_soft AND i.attempts < p_max_attempts THEN
+            UPDATE installments SET next_attempt_on = jklg.today() + 1
+             WHERE id = i.id;
+        ELSE
+            UPDATE installments SET status = 'failed'
+             WHERE id = i.id AND status = 'pending';
+            INSERT INTO email_outbox (template, recipient, data, dedupe_key)
+            SELECT 'payment_action', c.email, jsonb_build_object(
+                       'first_name', c.first_name,
+                       'booking_reference', b.reference,
+                       'amount', jklg_money(i.amount, i.currency),
+                       'reason', CASE WHEN p_decline = 'authentication_required'
+                                      THEN 'your bank asks you to confirm '
+                                           'the payment'
+                                      ELSE 'your card was declined' END,
+                       'pay_url', p_public_url || '/booking/' || b.id
+                                  || '/pay'),
+                   'balance_failed:' || i.id || ':' || i.attempts
+              FROM bookings b JOIN customers c ON c.id = b.customer_id
+             WHERE b.id = i.booking_id
+            ON CONFLICT (dedupe_key) DO NOTHING
+            RETURNING id INTO mail;
+            IF mail IS NOT NULL THEN
+                emails := emails || mail;
+            END IF;
+        END IF;
+        PERFORM jklg_audit(t.id, 'system', NULL, 'failed', 'failed',
+                           jsonb_build_object('off_session_attempt',
+                                              i.attempts, 'decline',
+                                              p_decline, 'retry', p_soft
+                                              AND i.attempts
+                                                  < p_max_attempts));
+    END IF;
+    UPDATE installments SET claimed_until = NULL WHERE id = i.id;
+    RETURN jklg.ok(NULL, emails);
 END
 $$;

@@ -138,6 +138,20 @@ START_TEST(pick_highest_tier_not_above_days_left)
 }
 END_TEST
 
+START_TEST(declines_soft_or_hard)
+{
+    ck_assert(jklg_policy_decline_soft(NULL));
+    ck_assert(jklg_policy_decline_soft("insufficient_funds"));
+    ck_assert(jklg_policy_decline_soft("generic_decline"));
+    ck_assert(jklg_policy_decline_soft("try_again_later"));
+    ck_assert(!jklg_policy_decline_soft("authentication_required"));
+    ck_assert(!jklg_policy_decline_soft("stolen_card"));
+    ck_assert(!jklg_policy_decline_soft("expired_card"));
+    ck_assert(!jklg_policy_decline_soft("lost_card"));
+    ck_assert(!jklg_policy_decline_soft("card_declined_but_unknown"));
+}
+END_TEST
+
 Suite *suite_policy(void)
 {
     Suite *s = suite_create("policy");
@@ -150,6 +164,7 @@ Suite *suite_policy(void)
     tcase_add_test(tc, parse_refuses_bad_tiers);
     tcase_add_test(tc, parse_refuses_too_many);
     tcase_add_test(tc, pick_highest_tier_not_above_days_left);
+    tcase_add_test(tc, declines_soft_or_hard);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -185,7 +185,7 @@ START_TEST(known_names)
         ck_assert(jklg_template_known(*n));
         count++;
     }
-    ck_assert_int_eq(count, 8);
+    ck_assert_int_eq(count, 10);
     ck_assert(jklg_template_known("verification"));
     ck_assert(jklg_template_known("payment_receipt"));
     ck_assert(!jklg_template_known("../verification"));
@@ -199,7 +199,7 @@ static json_t *realistic_vars(void)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s,"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-                     " s:s, s:s, s:s, s:s, s:s}",
+                     " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
                      "first_name", "Zoë",
                      "public_url", "https://travel.example",
                      "agency_name", "Sunny Trips & Co",
@@ -224,7 +224,10 @@ static json_t *realistic_vars(void)
                      "changed_at", "2026-11-24 10:05 UTC",
                      "sent_at", "2026-11-24 10:10 UTC",
                      "refund_amount", "987.65 EUR",
-                     "fee", "25.00 EUR");
+                     "fee", "25.00 EUR",
+                     "due_date", "2027-03-20",
+                     "pay_url", "https://travel.example/booking/42/pay",
+                     "reason", "your card was declined");
 }
 
 /* A value each template must show in both text and html, so that a
@@ -243,6 +246,8 @@ static const struct {
     {"password_changed", "2026-11-24 10:05 UTC", "reset-password/Rt0k"},
     {"test", "2026-11-24 10:10 UTC", "2026-11-24 10:10 UTC"},
     {"cancellation", "987.65 EUR", "25.00 EUR"},
+    {"payment_reminder", "2027-03-20", "booking/42/pay"},
+    {"payment_action", "your card was declined", "booking/42/pay"},
 };
 
 START_TEST(every_template_renders)
@@ -313,6 +318,10 @@ static const struct {
     {"test", {"sent_at", NULL}},
     {"cancellation", {"booking_reference", "description", "travel_start",
      "refund_amount", "fee", "booking_url", NULL}},
+    {"payment_reminder", {"booking_reference", "amount", "due_date",
+     "pay_url", NULL}},
+    {"payment_action", {"booking_reference", "amount", "reason", "pay_url",
+     NULL}},
 };
 
 static int is_documented(const char *tmpl, const char *var)
@@ -360,7 +369,7 @@ START_TEST(builtins_use_documented_variables_only)
         }
         parts++;
     }
-    ck_assert_int_eq(parts, 8 * 3);
+    ck_assert_int_eq(parts, 10 * 3);
 }
 END_TEST
 
