@@ -24,6 +24,11 @@ typedef struct {
     const char *booking_reference;
     apr_int64_t amount;                 /* minor units */
     const char *currency;               /* lowercase ISO 4217 */
+    /* Saved cards (issue 10): the gateway's customer the payment is for
+     * (NULL: none) and whether the card is to be kept for off-session
+     * charges later. */
+    const char *customer_ref;
+    int save_method;
 } jklg_payment_req_t;
 
 typedef struct {
@@ -65,8 +70,41 @@ typedef struct {
     apr_int64_t amount;                 /* received (succeeded) or refunded so far */
     const char *currency;
     const char *failure_reason;         /* last_payment_error.message (failed) */
+    const char *method_ref;             /* the payment method used (succeeded), or NULL */
     apr_int64_t created;                /* event time, seconds */
 } jklg_gateway_event_t;
+
+/* Saved cards and off-session charges (issue 10). */
+typedef struct {
+    const char *customer_id;            /* ours: the idempotency key derives from it */
+    const char *email;
+} jklg_customer_req_t;
+
+typedef struct {
+    const char *gateway_ref;            /* pm_... */
+    const char *customer_ref;           /* attached to, or NULL */
+    const char *brand;                  /* visa, mastercard, ... */
+    const char *last4;
+    int exp_month;
+    int exp_year;
+} jklg_method_t;
+
+typedef struct {
+    const char *transaction_id;         /* our row, in the gateway's metadata */
+    const char *idempotency_key;        /* installment and attempt: a retry is the same charge */
+    const char *booking_reference;
+    apr_int64_t amount;
+    const char *currency;
+    const char *customer_ref;
+    const char *method_ref;
+} jklg_offsession_req_t;
+
+typedef struct {
+    const char *gateway_ref;            /* the payment made, also when declined */
+    const char *status;                 /* our transaction status (APR_SUCCESS) */
+    const char *decline;                /* APR_EGENERAL: authentication_required or
+                                         * the bank's decline code, NULL if unknown */
+} jklg_offsession_t;
 
 typedef struct jklg_gateway_t {
     const char *name;
@@ -104,6 +142,29 @@ typedef struct jklg_gateway_t {
     apr_status_t (*cancel_payment)(const jklg_gateway_conf_t *conf,
                                    apr_pool_t *p, const char *gateway_ref,
                                    const char **err);
+    /* Saved cards (issue 10); NULL for gateways that keep no cards.
+     * create_customer makes the gateway's customer for ours (idempotent
+     * on our id) and gives its id in *ref. */
+    apr_status_t (*create_customer)(const jklg_gateway_conf_t *conf,
+                                    apr_pool_t *p,
+                                    const jklg_customer_req_t *req,
+                                    const char **ref, const char **err);
+    /* A payment method's card details (brand, last 4, expiry). */
+    apr_status_t (*fetch_method)(const jklg_gateway_conf_t *conf,
+                                 apr_pool_t *p, const char *gateway_ref,
+                                 jklg_method_t *out, const char **err);
+    /* Charges a saved method without the customer. APR_EGENERAL with
+     * out->decline set: the bank said no or wants the customer
+     * (authentication_required); timeouts as for create_payment. */
+    apr_status_t (*charge_off_session)(const jklg_gateway_conf_t *conf,
+                                       apr_pool_t *p,
+                                       const jklg_offsession_req_t *req,
+                                       jklg_offsession_t *out,
+                                       const char **err);
+    /* Forgets a saved method at the gateway. */
+    apr_status_t (*detach_method)(const jklg_gateway_conf_t *conf,
+                                  apr_pool_t *p, const char *gateway_ref,
+                                  const char **err);
 } jklg_gateway_t;
 
 /* jklg_gateways.c: the registry. NULL for unknown names. */

@@ -37,5 +37,9 @@ const jklg_gateway_t jklg_gateway_manual = {
     NULL,
     NULL,
     NULL,
+    NULL,
+    NULL,                   /* keeps no cards: nothing to save or charge */
+    NULL,
+    NULL,
     NULL
 };

@@ -334,6 +334,13 @@ static const char *payment_form(apr_pool_t *p, const jklg_payment_req_t *req)
         form_add(f, "description",
                  apr_pstrcat(p, "Booking ", req->booking_reference, NULL));
     }
+    /* Keeps the card on the customer for the balance (off-session). */
+    if (req->customer_ref) {
+        form_add(f, "customer", req->customer_ref);
+        if (req->save_method) {
+            form_add(f, "setup_future_usage", "off_session");
+        }
+    }
     return apr_array_pstrcat(p, f, '&');
 }
 
@@ -1104,6 +1111,12 @@ static apr_status_t payment_intent_event(apr_pool_t *p, const json_t *pi,
     if (ev->payment_ref == NULL) {
         return APR_EINVAL;
     }
+    if (succeeded) {
+        ev->method_ref = copy_str(p, pi, "payment_method");
+        if (ev->method_ref && !stripe_id_ok(ev->method_ref)) {
+            ev->method_ref = NULL;
+        }
+    }
     if (ev->kind == JKLG_EVENT_FAILED) {
         const char *why = jklg_json_str(json_object_get(pi,
                                                         "last_payment_error"),
@@ -1202,6 +1215,209 @@ static apr_status_t stripe_parse_event(const jklg_gateway_conf_t *conf,
     return APR_SUCCESS;
 }
 
+/* ---- saved cards and off-session charges (issue 10) --------------------- */
+
+static apr_status_t stripe_create_customer(const jklg_gateway_conf_t *conf,
+                                           apr_pool_t *p,
+                                           const jklg_customer_req_t *req,
+                                           const char **ref, const char **err)
+{
+    apr_array_header_t *f = apr_array_make(p, 4, sizeof(const char *));
+    stripe_call_t call;
+    stripe_reply_t reply;
+    apr_status_t rv;
+
+    *err = NULL;
+    *ref = NULL;
+    if ((rv = check_configured(conf, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!header_safe(req->customer_id)) {
+        *err = "stripe: customer request without our customer id";
+        return APR_EINVAL;
+    }
+    form_add(f, "email", req->email);
+    form_add(f, "metadata[customer_id]", req->customer_id);
+    call.path = "/v1/customers";
+    call.form = apr_array_pstrcat(p, f, '&');
+    call.idempotency_key = apr_pstrcat(p, "jklg-cus-", req->customer_id,
+                                       NULL);
+    rv = stripe_call(conf, p, &call, &reply, err);
+    if (rv == APR_SUCCESS) {
+        *ref = copy_str(p, load_object(p, reply.body, reply.len), "id");
+        if (!stripe_id_ok(*ref)) {
+            *ref = NULL;
+            *err = "stripe: unexpected Customer in the response";
+            rv = APR_EGENERAL;
+        }
+    }
+    return rv;
+}
+
+static int int_member(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    return json_is_integer(v) ? (int)json_integer_value(v) : 0;
+}
+
+static apr_status_t stripe_fetch_method(const jklg_gateway_conf_t *conf,
+                                        apr_pool_t *p,
+                                        const char *gateway_ref,
+                                        jklg_method_t *out, const char **err)
+{
+    stripe_call_t call;
+    stripe_reply_t reply;
+    json_t *pm, *card;
+    apr_status_t rv;
+
+    *err = NULL;
+    memset(out, 0, sizeof(*out));
+    if ((rv = check_configured(conf, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!stripe_id_ok(gateway_ref)) {
+        *err = "stripe: not a PaymentMethod id";
+        return APR_EINVAL;
+    }
+    memset(&call, 0, sizeof(call));
+    call.path = apr_pstrcat(p, "/v1/payment_methods/", gateway_ref, NULL);
+    if ((rv = stripe_call(conf, p, &call, &reply, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    pm = load_object(p, reply.body, reply.len);
+    card = json_object_get(pm, "card");
+    out->gateway_ref = copy_str(p, pm, "id");
+    out->customer_ref = copy_str(p, pm, "customer");
+    out->brand = copy_str(p, card, "brand");
+    out->last4 = copy_str(p, card, "last4");
+    out->exp_month = int_member(card, "exp_month");
+    out->exp_year = int_member(card, "exp_year");
+    if (!out->gateway_ref || strcmp(out->gateway_ref, gateway_ref)
+        || !out->brand || !out->last4 || strlen(out->last4) != 4) {
+        memset(out, 0, sizeof(*out));
+        *err = "stripe: unexpected PaymentMethod in the response";
+        return APR_EGENERAL;
+    }
+    out->brand = jklg_stripe_truncate(p, out->brand, 32);
+    return APR_SUCCESS;
+}
+
+static const char *offsession_form(apr_pool_t *p,
+                                   const jklg_offsession_req_t *req)
+{
+    apr_array_header_t *f = apr_array_make(p, 10, sizeof(const char *));
+
+    form_add(f, "amount", form_amount(p, req->amount));
+    form_add(f, "currency", req->currency);
+    form_add(f, "customer", req->customer_ref);
+    form_add(f, "payment_method", req->method_ref);
+    form_add(f, "off_session", "true");
+    form_add(f, "confirm", "true");
+    form_add(f, "metadata[transaction_id]", req->transaction_id);
+    form_add(f, "metadata[booking_reference]", req->booking_reference);
+    if (req->booking_reference) {
+        form_add(f, "description", apr_pstrcat(p, "Booking ",
+                                               req->booking_reference,
+                                               " (balance)", NULL));
+    }
+    return apr_array_pstrcat(p, f, '&');
+}
+
+/* A card error (402) names the intent it left behind and why. */
+static void card_error(apr_pool_t *p, const stripe_reply_t *r,
+                       jklg_offsession_t *out)
+{
+    json_t *e = json_object_get(load_object(p, r->body, r->len), "error");
+    const char *code = jklg_json_str(e, "code");
+    const char *decline = jklg_json_str(e, "decline_code");
+
+    out->gateway_ref = copy_str(p, json_object_get(e, "payment_intent"),
+                                "id");
+    if (out->gateway_ref && !stripe_id_ok(out->gateway_ref)) {
+        out->gateway_ref = NULL;
+    }
+    if (code && !strcmp(code, "authentication_required")) {
+        out->decline = "authentication_required";
+    }
+    else if (decline && stripe_id_ok(decline)) {
+        out->decline = apr_pstrdup(p, decline);
+    }
+    else if (code && stripe_id_ok(code)) {
+        out->decline = apr_pstrdup(p, code);
+    }
+}
+
+static apr_status_t stripe_charge_off_session(
+    const jklg_gateway_conf_t *conf, apr_pool_t *p,
+    const jklg_offsession_req_t *req, jklg_offsession_t *out,
+    const char **err)
+{
+    stripe_call_t call;
+    stripe_reply_t reply;
+    jklg_payment_req_t expected;
+    jklg_payment_t pi;
+    apr_status_t rv;
+
+    *err = NULL;
+    memset(out, 0, sizeof(*out));
+    if ((rv = check_configured(conf, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!header_safe(req->idempotency_key) || !stripe_id_ok(req->customer_ref)
+        || !stripe_id_ok(req->method_ref) || req->amount <= 0
+        || req->currency == NULL) {
+        *err = "stripe: off-session charge without key, customer, method, "
+               "amount or currency";
+        return APR_EINVAL;
+    }
+    call.path = "/v1/payment_intents";
+    call.form = offsession_form(p, req);
+    call.idempotency_key = apr_pstrcat(p, "jklg-off-", req->idempotency_key,
+                                       NULL);
+    rv = stripe_call(conf, p, &call, &reply, err);
+    if (rv == APR_EGENERAL && reply.status == 402) {
+        card_error(p, &reply, out);
+        return rv;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    memset(&expected, 0, sizeof(expected));
+    expected.amount = req->amount;
+    expected.currency = req->currency;
+    /* An off-session intent has a client secret too; it is not kept. */
+    rv = parse_payment_intent(p, &reply, &expected, &pi, err);
+    out->gateway_ref = pi.gateway_ref;
+    out->status = pi.status;
+    return rv;
+}
+
+static apr_status_t stripe_detach_method(const jklg_gateway_conf_t *conf,
+                                         apr_pool_t *p,
+                                         const char *gateway_ref,
+                                         const char **err)
+{
+    stripe_call_t call;
+    stripe_reply_t reply;
+    apr_status_t rv;
+
+    *err = NULL;
+    if ((rv = check_configured(conf, err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!stripe_id_ok(gateway_ref)) {
+        *err = "stripe: not a PaymentMethod id";
+        return APR_EINVAL;
+    }
+    memset(&call, 0, sizeof(call));
+    call.path = apr_pstrcat(p, "/v1/payment_methods/", gateway_ref,
+                            "/detach", NULL);
+    call.form = "";
+    call.idempotency_key = apr_pstrcat(p, "jklg-pmd-", gateway_ref, NULL);
+    return stripe_call(conf, p, &call, &reply, err);
+}
+
 const jklg_gateway_t jklg_gateway_stripe = {
     "stripe",
     stripe_create_payment,
@@ -1209,5 +1425,9 @@ const jklg_gateway_t jklg_gateway_stripe = {
     stripe_verify_webhook,
     stripe_parse_event,
     stripe_fetch_payment,
-    stripe_cancel_payment
+    stripe_cancel_payment,
+    stripe_create_customer,
+    stripe_fetch_method,
+    stripe_charge_off_session,
+    stripe_detach_method
 };

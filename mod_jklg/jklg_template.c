@@ -26,6 +26,9 @@ static const char *const template_names[] = {
     "new_sign_in",
     "email_change_confirm",
     "email_change_notice",
+    "cancellation",
+    "payment_reminder",
+    "payment_action",
     "test",
     NULL
 };

@@ -146,6 +146,7 @@ extern const jklg_statement_t jklg_profile_statements[];
 extern const jklg_statement_t jklg_history_statements[];
 extern const jklg_statement_t jklg_transaction_statements[];
 extern const jklg_statement_t jklg_account_statements[];
+extern const jklg_statement_t jklg_travel_statements[];
 /* Fills db from mod_dbd's connection. */
 void jklg_db_from_dbd(jklg_db_t *db, const ap_dbd_t *dbd);
 
@@ -353,6 +354,26 @@ int jklg_payment_webhook(jklg_req_t *req);
 int jklg_payment_transactions(jklg_req_t *req);
 int jklg_payment_transaction(jklg_req_t *req);
 int jklg_staff_booking_create(jklg_req_t *req);
+/* mod_jklg_travel.c: cancellation policies and cancellation (issue 10). */
+int jklg_staff_policy_put(jklg_req_t *req);
+int jklg_staff_policies(jklg_req_t *req);
+int jklg_staff_booking_cancel(jklg_req_t *req);
+int jklg_me_booking_cancellation(jklg_req_t *req);
+int jklg_me_booking_cancel(jklg_req_t *req);
+int jklg_me_payment_methods(jklg_req_t *req);
+int jklg_me_payment_method_delete(jklg_req_t *req);
+/* The gateway's customer of the intent `opened` (made once, stored) into
+ * its customer_ref: 1, or 0 after answering. */
+int jklg_travel_customer_ref(jklg_req_t *req, const jklg_gateway_t *gw,
+                             json_t *opened);
+/* After a webhook event was applied: keeps the card of a payment made
+ * with save_payment_method. Never answers. */
+void jklg_travel_event(jklg_req_t *req, const jklg_gateway_t *gw,
+                       const jklg_gateway_event_t *ev);
+/* mod_jklg_balance.c: the off-session balance job, run by the
+ * housekeeping sweep on a background connection. */
+extern const jklg_statement_t jklg_balance_statements[];
+void jklg_balance_sweep(server_rec *s, jklg_db_t *db, apr_pool_t *p);
 int jklg_staff_transactions(jklg_req_t *req);
 int jklg_staff_transaction(jklg_req_t *req);
 int jklg_staff_refund(jklg_req_t *req);

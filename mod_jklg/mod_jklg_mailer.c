@@ -181,6 +181,7 @@ static void *sweep_task(apr_thread_t *thread, void *data)
                          "mail sweep: %s", err);
         }
         purge_now_and_then(s, &db, p);
+        jklg_balance_sweep(s, &db, p);
         ap_dbd_close(s, dbd);
     }
     for (int i = 0; ids && i < ids->nelts; i++) {

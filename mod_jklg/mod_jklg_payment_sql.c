@@ -4,8 +4,6 @@
 #include <stddef.h>
 #include "mod_jklg.h"
 
-#define AUTH "WITH a AS (SELECT jklg_session_customer(%s::uuid, %s::uuid) AS cid) "
-#define AUTHED "(SELECT cid FROM a) IS NOT NULL"
 
 /* A payment that just succeeded (it queued its receipt) may have paid a
  * booking that was paid already: jklg_overpayment_refund opens the refund
@@ -16,10 +14,9 @@
     "jklg_overpayment_refund(" tx "::uuid) END))::text FROM x"
 
 const jklg_statement_t jklg_payment_statements[] = {
-    /* booking id, gateway */
-    {"jklg_p_intent_open",
-     AUTH "SELECT " AUTHED ", CASE WHEN (SELECT cid FROM a) IS NOT NULL THEN "
-     "jklg_intent_open((SELECT cid FROM a), %s::uuid, %s)::text END"},
+    {"jklg_p_intent_open", JKLG_CALL_SQL("intent_open", JKLG_AUTHED
+     ", p_booking => %s::uuid, p_installment => %s::uuid, p_gateway => %s, "
+     "p_save => %s::boolean")},
     /* transaction id, gateway ref or NULL, status, error, public url */
     {"jklg_p_intent_settle",
      "WITH x AS MATERIALIZED (SELECT jklg_intent_settle(%s::uuid, %s, %s, "
@@ -35,17 +32,12 @@ const jklg_statement_t jklg_payment_statements[] = {
      "SELECT gateway_ref, status, "
      "extract(epoch FROM now() - created_at)::int FROM transactions "
      "WHERE id = %s::uuid"},
-    /* customer id or NULL, customer email or NULL, reference, description,
-     * start, end, amount, currency */
-    {"jklg_s_booking_create",
-     "WITH c AS (SELECT id FROM customers WHERE id = %s::uuid OR email = %s "
-     "LIMIT 1), "
-     "b AS (INSERT INTO bookings (reference, customer_id, description, "
-     "travel_start, travel_end, amount_total, currency) SELECT %s, c.id, %s, "
-     "%s::date, %s::date, %s::bigint, %s FROM c "
-     "ON CONFLICT (reference) DO NOTHING RETURNING bookings AS b) "
-     "SELECT EXISTS (SELECT 1 FROM c), (SELECT jsonb_build_object('booking', "
-     "jklg_booking_json(b.b))::text FROM b)"},
+    {"jklg_s_booking_create", JKLG_CALL_SQL("staff_booking_create",
+     "p_customer_id => %s::uuid, p_customer_email => %s, p_reference => %s, "
+     "p_description => %s, p_travel_start => %s::date, "
+     "p_travel_end => %s::date, p_amount_total => %s::bigint, "
+     "p_currency => %s, p_deposit => %s::bigint, "
+     "p_balance_due_days => %s::int, p_policy => %s")},
     /* transaction id, amount or NULL, reason, staff, key */
     {"jklg_s_refund_open",
      "SELECT jklg_refund_open(%s::uuid, %s::bigint, %s, %s, %s)::text"},

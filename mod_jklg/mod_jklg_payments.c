@@ -180,11 +180,15 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     apr_status_t rv;
 
     memset(&out, 0, sizeof(out));
+    memset(&pay, 0, sizeof(pay));
     pay.transaction_id = tx;
     pay.booking_id = jklg_json_str(opened, "booking_id");
     pay.booking_reference = jklg_json_str(opened, "reference");
     pay.amount = json_integer_value(json_object_get(opened, "amount"));
     pay.currency = jklg_json_str(opened, "currency");
+    pay.save_method = json_is_true(json_object_get(opened, "save"));
+    pay.customer_ref = pay.save_method ? jklg_json_str(opened, "customer_ref")
+                                       : NULL;
     rv = jklg_count_gateway(gw, ref
         ? gw->fetch_payment(req->conf->stripe, p, ref, &pay, &out, &err)
         : gw->create_payment(req->conf->stripe, p, &pay, &out, &err));
@@ -301,24 +305,38 @@ static void cancel_replaced(jklg_req_t *req, const jklg_gateway_t *gw,
     }
 }
 
+/* What opening an intent may answer besides ok (sql: jklg.intent_open). */
+static const jklg_outcome_map_t intent_outcomes[] = {
+    {"paid", HTTP_CONFLICT, "booking_already_paid",
+     "This booking is already paid."},
+    {"installment_paid", HTTP_CONFLICT, "conflict",
+     "This installment is already paid."},
+    {"processing", HTTP_CONFLICT, "conflict",
+     "A payment for this booking is being processed."},
+    {"conflict", HTTP_CONFLICT, "conflict",
+     "This booking cannot be paid: it is canceled."},
+    {NULL, 0, NULL, NULL}
+};
+
 int jklg_payment_intent(jklg_req_t *req)
 {
-    static const char *const allowed[] = {"booking_id", NULL};
+    static const char *const allowed[] = {"booking_id", "installment_id",
+                                          "save_payment_method", NULL};
     const jklg_gateway_t *gw = jklg_gateway_find("stripe");
-    const char *booking;
+    const char *booking, *installment;
     jklg_check_t c;
-    jklg_rows_t rows;
+    jklg_result_t res;
     json_t *opened;
+    int save = 0;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     booking = jklg_check_raw(&c, "booking_id", JKLG_REQUIRED);
-    if (!jklg_req_auth(req)) {
-        return OK;
-    }
+    installment = jklg_check_raw(&c, "installment_id", JKLG_NULLABLE);
+    jklg_check_bool(&c, "save_payment_method", 0, &save);
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
-    if (!jklg_is_uuid(booking)) {
+    if (!jklg_is_uuid(booking) || (installment && !jklg_is_uuid(installment))) {
         return jklg_reply_not_found(req);
     }
     if (!gw || !req->conf->stripe->secret_key) {
@@ -326,27 +344,19 @@ int jklg_payment_intent(jklg_req_t *req)
                                 "Payments are not configured.", NULL);
     }
     {
-        const char *args[] = {booking, gw->name};
-        if (!jklg_auth_query(req, "jklg_p_intent_open", 2, args, &rows)) {
+        const char *args[] = {booking, installment, gw->name,
+                              save ? "true" : "false"};
+        if (!jklg_call(req, "jklg_p_intent_open", 4, args, &res)) {
             return OK;
         }
     }
-    opened = jklg_json_own(req->r->pool, json_loads(
-        jklg_auth_value(&rows, 1) ? jklg_auth_value(&rows, 1) : "{}", 0,
-        NULL));
-    if (!opened || json_object_get(opened, "not_found")) {
-        return jklg_reply_not_found(req);
+    if (strcmp(res.outcome, "ok")) {
+        return jklg_finish(req, &res, intent_outcomes);
     }
-    if (json_object_get(opened, "paid")) {
-        return jklg_reply_error(req, HTTP_CONFLICT, "booking_already_paid",
-                                "This booking is already paid.", NULL);
+    opened = jklg_result_json(req, &res);
+    if (save && !jklg_travel_customer_ref(req, gw, opened)) {
+        return OK;
     }
-    if (json_object_get(opened, "processing")) {
-        return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
-                                "A payment for this booking is being "
-                                "processed.", NULL);
-    }
-    json_object_set_new(opened, "booking_id", json_string(booking));
     cancel_replaced(req, gw, json_object_get(opened, "replaced_refs"));
     if (!json_is_true(json_object_get(opened, "created"))
         && !jklg_json_str(opened, "gateway_ref")
@@ -417,6 +427,7 @@ int jklg_payment_webhook(jklg_req_t *req)
                                 : JKLG_WEBHOOK_APPLIED);
     jklg_push_emails(req, json_object_get(result, "emails"));
     jklg_refund_overpayment(req, result);
+    jklg_travel_event(req, gw, &ev);
     return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,
                       json_pack("{s:b}", "received", 1)));
 }

@@ -71,5 +71,17 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_POST,   A "/customers/{id}/erase", jklg_staff_customer_erase, JKLG_STAFF},
 #undef A
 #undef C
+    /* Travel payments (issue 10): policies and cancellation. */
+#define A "/api/admin"
+#define C "/api/customers"
+    {JKLG_GET,    A "/cancellation-policies", jklg_staff_policies, JKLG_STAFF},
+    {JKLG_PUT,    A "/cancellation-policies/{name}", jklg_staff_policy_put, JKLG_BODY | JKLG_STAFF},
+    {JKLG_POST,   A "/bookings/{id}/cancel", jklg_staff_booking_cancel, JKLG_BODY | JKLG_STAFF},
+    {JKLG_GET,    C "/me/bookings/{id}/cancellation", jklg_me_booking_cancellation, JKLG_AUTH},
+    {JKLG_POST,   C "/me/bookings/{id}/cancel", jklg_me_booking_cancel, JKLG_BODY | JKLG_AUTH},
+    {JKLG_GET,    C "/me/payment-methods", jklg_me_payment_methods, JKLG_AUTH},
+    {JKLG_DELETE, C "/me/payment-methods/{id}", jklg_me_payment_method_delete, JKLG_AUTH},
+#undef C
+#undef A
     {0, NULL, NULL, 0}
 };

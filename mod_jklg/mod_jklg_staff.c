@@ -1,12 +1,14 @@
 /* Staff payment endpoints under /api/admin (Apache authenticated them;
  * r->user names the staff member in refunds and audit entries): bookings,
  * the transaction ledger, refunds and manual payments. */
+#include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
 #include "jklg_json.h"
 #include "jklg_money.h"
+#include "jklg_policy.h"
 #include "jklg_token.h"
 #include "jklg_util.h"
 #include "jklg_validate.h"
@@ -79,18 +81,117 @@ static const char *new_reference(apr_pool_t *p)
     return apr_pstrdup(p, ref);
 }
 
+/* Staff booking answers beyond the common ones. */
+static const jklg_outcome_map_t booking_outcomes[] = {
+    {"no_customer", HTTP_NOT_FOUND, "not_found", "No such customer."},
+    {"reference_taken", HTTP_CONFLICT, "conflict",
+     "Not possible: this booking reference is taken."},
+    {NULL, 0, NULL, NULL}
+};
+
+/* A JSON integer within [lo, hi] as text, else NULL after failing key. */
+static const char *check_int(jklg_check_t *c, const json_t *v,
+                             const char *key, json_int_t lo, json_int_t hi,
+                             const char *message)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < lo
+        || json_integer_value(v) > hi) {
+        jklg_check_fail(c, key, message);
+        return NULL;
+    }
+    return apr_psprintf(c->p, "%" APR_INT64_T_FMT,
+                       (apr_int64_t)json_integer_value(v));
+}
+
+/* schedule: {deposit_amount | deposit_percent, balance_due_days}: the
+ * deposit in minor units (NULL: no schedule, or a field failed) and the
+ * days before departure the balance is due. The deposit leaves something
+ * to pay later and is something itself. */
+static const char *check_schedule(jklg_check_t *c, const char *total,
+                                  const char **due_days)
+{
+    const json_t *sch = json_object_get(c->body, "schedule");
+    const json_t *amount, *percent, *days;
+    apr_int64_t deposit = 0, whole = total ? apr_atoi64(total) : 0;
+    const char *d;
+
+    *due_days = NULL;
+    if (!sch || json_is_null(sch)) {
+        return NULL;
+    }
+    if (!json_is_object(sch)) {
+        jklg_check_fail(c, "schedule", "must be an object {deposit_amount or "
+                        "deposit_percent, balance_due_days}");
+        return NULL;
+    }
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)sch, k, v) {
+            if (strcmp(k, "deposit_amount") && strcmp(k, "deposit_percent")
+                && strcmp(k, "balance_due_days")) {
+                jklg_check_fail(c, apr_pstrcat(c->p, "schedule.", k, NULL),
+                                "is not a schedule member");
+            }
+        }
+    }
+    amount = json_object_get(sch, "deposit_amount");
+    percent = json_object_get(sch, "deposit_percent");
+    days = json_object_get(sch, "balance_due_days");
+    if (days) {
+        *due_days = check_int(c, days, "schedule.balance_due_days", 0,
+                              JKLG_POLICY_MAX_DAYS, apr_psprintf(c->p,
+                              "must be a whole number of days from 0 to %d",
+                              JKLG_POLICY_MAX_DAYS));
+    }
+    if (amount && percent) {
+        jklg_check_fail(c, "schedule.deposit_amount", "give deposit_amount "
+                        "or deposit_percent, not both");
+        return NULL;
+    }
+    if (!amount && !percent) {
+        jklg_check_fail(c, "schedule.deposit_amount", "give deposit_amount "
+                        "or deposit_percent");
+        return NULL;
+    }
+    if (percent) {
+        if (!(d = check_int(c, percent, "schedule.deposit_percent", 1, 99,
+                            "must be a whole percentage from 1 to 99"))) {
+            return NULL;
+        }
+        deposit = jklg_policy_deposit(whole, atoi(d));
+        if (total && (deposit <= 0 || deposit >= whole)) {
+            jklg_check_fail(c, "schedule.deposit_percent", "leaves no "
+                            "deposit or no balance of this amount_total");
+            return NULL;
+        }
+    }
+    else {
+        if (!(d = check_int(c, amount, "schedule.deposit_amount", 1,
+                            JKLG_AMOUNT_MAX, "must be a positive whole "
+                            "number of minor units"))) {
+            return NULL;
+        }
+        deposit = apr_atoi64(d);
+        if (total && deposit >= whole) {
+            jklg_check_fail(c, "schedule.deposit_amount", "must be less "
+                            "than amount_total");
+            return NULL;
+        }
+    }
+    return total ? apr_psprintf(c->p, "%" APR_INT64_T_FMT, deposit) : NULL;
+}
+
 int jklg_staff_booking_create(jklg_req_t *req)
 {
     static const char *const allowed[] = {
         "customer_id", "customer_email", "description", "travel_start",
-        "travel_end", "amount_total", "currency", "reference", NULL};
+        "travel_end", "amount_total", "currency", "reference", "schedule",
+        "cancellation_policy", NULL};
     apr_pool_t *p = req->r->pool;
     const char *customer_id, *email, *description, *start, *end, *amount;
-    const char *currency, *reference;
+    const char *currency, *reference, *deposit, *due_days, *policy;
     jklg_check_t c;
-    jklg_rows_t rows;
-    const char *err;
-    apr_status_t rv;
 
     jklg_check_init(&c, p, req->body, allowed);
     customer_id = jklg_check_raw(&c, "customer_id", 0);
@@ -111,30 +212,19 @@ int jklg_staff_booking_create(jklg_req_t *req)
     amount = check_amount(&c, "amount_total", JKLG_REQUIRED);
     currency = check_currency(&c, "currency");
     reference = jklg_check_text(&c, "reference", 0, 1, 40);
+    deposit = check_schedule(&c, amount, &due_days);
+    policy = jklg_check_text(&c, "cancellation_policy", JKLG_NULLABLE, 1, 64);
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
-    }
-    if (!jklg_req_db(req)) {
-        return jklg_reply_unavailable(req);
     }
     {
         const char *args[] = {customer_id, email,
                               reference ? reference : new_reference(p),
-                              description, start, end, amount, currency};
-        rv = jklg_db_query(&req->db, p, "jklg_s_booking_create", 8, args,
-                           &rows, &err);
+                              description, start, end, amount, currency,
+                              deposit, due_days, policy};
+        return jklg_call_finish(req, "jklg_s_booking_create", 11, args,
+                                booking_outcomes);
     }
-    if (rv != APR_SUCCESS) {
-        return jklg_reply_db_error(req, rv, err);
-    }
-    if (strcmp(jklg_auth_value(&rows, 0), "t")) {
-        return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
-                                "No such customer.", NULL);
-    }
-    if (!jklg_auth_value(&rows, 1)) {
-        return reply_conflict(req, "this booking reference is taken");
-    }
-    return jklg_reply_text(req, HTTP_CREATED, jklg_auth_value(&rows, 1));
 }
 
 /* The {id} of the route if it is an id, else NULL after answering 404. */

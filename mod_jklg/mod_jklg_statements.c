@@ -12,6 +12,8 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_history_statements,
     jklg_transaction_statements,
     jklg_account_statements,
+    jklg_travel_statements,
+    jklg_balance_statements,
     jklg_payment_statements,
     jklg_metrics_statements,
     jklg_security_statements,

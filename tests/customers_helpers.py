@@ -41,7 +41,8 @@ DEFAULT_PREFERENCES = {"language": "en", "currency": "eur",
                        "marketing_emails": False, "newsletter": False}
 BOOKING_KEYS = {"id", "reference", "description", "travel_start", "travel_end",
                 "amount_total", "amount_paid", "amount_refunded", "currency",
-                "status", "payment_status", "created_at"}
+                "status", "payment_status", "schedule", "cancellation_policy",
+                "created_at"}
 TRANSACTION_KEYS = {"id", "booking_id", "gateway", "gateway_ref", "amount",
                     "amount_refunded", "currency", "status", "failure_reason",
                     "created_at", "updated_at"}

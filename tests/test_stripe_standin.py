@@ -220,9 +220,10 @@ def test_unknown_object_and_path(stripe):
     err = error_of(get(stripe, "/v1/payment_intents/pi_nope"), 404)
     assert err["code"] == "resource_missing"
     assert err["message"] == "No such payment_intent: 'pi_nope'"
-    err = error_of(post(stripe, "/v1/customers", {"email": "a@b.c"}), 404)
+    err = error_of(post(stripe, "/v1/subscriptions", {"customer": "cus_x"}),
+                   404)
     assert err["type"] == "invalid_request_error"
-    assert "Unrecognized request URL (POST: /v1/customers)" in err["message"]
+    assert "Unrecognized request URL (POST: /v1/subscriptions)" in err["message"]
     assert error_of(requests.delete(stripe.url + "/v1/payment_intents/pi_x",
                                     headers=AUTH, timeout=5), 404)
 
@@ -726,3 +727,44 @@ def test_command_line(tmp_path):
         out = proc.communicate(timeout=5)[0]
     assert proc.returncode == 0
     assert f"POST /v1/payment_intents 200 {r.json()['id']}" in out
+
+
+def test_saved_card_and_off_session(stripe):
+    """Customers, a card kept by a confirmed intent with
+    setup_future_usage, off-session confirmation (paid, then the injected
+    authentication_required and card_declined), and detach."""
+    cus = post(stripe, "/v1/customers", {"email": "a@b.c"}).json()
+    assert cus["id"].startswith("cus_")
+    pi = post(stripe, "/v1/payment_intents", {
+        "amount": "1000", "currency": "eur", "customer": cus["id"],
+        "setup_future_usage": "off_session"}).json()
+    stripe.confirm(pi["id"])
+    pm = stripe.get_payment_intent(pi["id"])["payment_method"]
+    card = get(stripe, f"/v1/payment_methods/{pm}").json()
+    assert card["customer"] == cus["id"]
+    assert (card["card"]["brand"], card["card"]["last4"]) == ("visa", "4242")
+    off = {"amount": "500", "currency": "eur", "customer": cus["id"],
+           "payment_method": pm, "off_session": "true", "confirm": "true"}
+    assert post(stripe, "/v1/payment_intents", off).json()["status"] == \
+        "succeeded"
+    stripe.fail_next_off_session("authentication_required")
+    err = error_of(post(stripe, "/v1/payment_intents", off), 402)
+    assert (err["type"], err["code"]) == ("card_error",
+                                          "authentication_required")
+    assert err["payment_intent"]["status"] == "requires_payment_method"
+    stripe.fail_next_off_session("card_declined", "insufficient_funds")
+    err = error_of(post(stripe, "/v1/payment_intents", off), 402)
+    assert (err["code"], err["decline_code"]) == ("card_declined",
+                                                  "insufficient_funds")
+    # Without setup_future_usage no card is kept on the customer.
+    pi2 = post(stripe, "/v1/payment_intents", {
+        "amount": "1000", "currency": "eur", "customer": cus["id"]}).json()
+    stripe.confirm(pi2["id"])
+    pm2 = stripe.get_payment_intent(pi2["id"])["payment_method"]
+    assert stripe.get_payment_method(pm2)["customer"] is None
+    # Detached: no longer chargeable off-session.
+    assert post(stripe, f"/v1/payment_methods/{pm}/detach", {}).json()[
+        "customer"] is None
+    error_of(post(stripe, "/v1/payment_intents", off), 400)
+    error_of(post(stripe, "/v1/payment_intents", {
+        "amount": "1000", "currency": "eur", "customer": "cus_nope"}), 404)

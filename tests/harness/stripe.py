@@ -324,7 +324,17 @@ PI_CREATE = {
     "receipt_email": _email,
     "payment_method_types": _string_list,
     "expand": _string_list,
+    # Saved cards (issue 10): a Customer, keeping the card for later, and
+    # off-session confirmation with a saved PaymentMethod.
+    "customer": _string,
+    "setup_future_usage": _enum("off_session", "on_session"),
+    "payment_method": _string,
+    "off_session": _boolean,
+    "confirm": _boolean,
 }
+CUSTOMER_CREATE = {"email": _email, "name": _string, "metadata": _metadata,
+                   "expand": _string_list}
+PM_DETACH = {"expand": _string_list}
 PI_CANCEL = {"cancellation_reason": _enum(*CANCEL_REASONS),
              "expand": _string_list}
 REFUND_CREATE = {
@@ -444,6 +454,9 @@ class StripeStandin:
         self._refunds = {}
         self._refund_events = {}
         self._events = {}
+        self._customers = {}
+        self._payment_methods = {}
+        self._off_session = []
         self._server = None
         self._thread = None
 
@@ -479,6 +492,7 @@ class StripeStandin:
             self._faults.clear()
             self._delays.clear()
             self.requests.clear()
+            self._off_session.clear()
             self.refund_status = "succeeded"
 
     # -- fault injection
@@ -563,11 +577,54 @@ class StripeStandin:
             pi = self._intent(pi_id)
             self._require_status(pi, CONFIRMABLE, "confirm")
             charge = self._new_charge(pi, succeeded=True)
+            self._attach_if_saved(pi, charge)
             pi.update(status="succeeded", amount_received=pi["amount"],
                       latest_charge=charge["id"], last_payment_error=None,
                       payment_method=charge["payment_method"],
                       next_action=None)
             return self.event("payment_intent.succeeded", pi)
+
+    # -- saved cards
+
+    def _attach_if_saved(self, pi, charge):
+        """A confirmed intent with setup_future_usage and a customer keeps
+        its card: the PaymentMethod is attached to the customer, as Stripe
+        does."""
+        card = charge["payment_method_details"]["card"]
+        pm = {"id": charge["payment_method"], "object": "payment_method",
+              "type": "card", "customer": None, "created": int(time.time()),
+              "livemode": False, "metadata": {},
+              "billing_details": charge["billing_details"],
+              "card": {"brand": card["brand"], "last4": card["last4"],
+                       "exp_month": card["exp_month"],
+                       "exp_year": card["exp_year"],
+                       "country": card["country"], "funding": card["funding"],
+                       "fingerprint": card["fingerprint"]}}
+        if pi.get("setup_future_usage") and pi.get("customer"):
+            pm["customer"] = pi["customer"]
+        self._payment_methods[pm["id"]] = pm
+        charge["customer"] = pi.get("customer")
+
+    def fail_next_off_session(self, code="card_declined",
+                              decline_code="generic_decline", count=1):
+        """The next off-session confirmations fail as the card's bank says:
+        code "authentication_required" (the bank wants 3-D Secure, the
+        customer is not there) or "card_declined" with a decline_code."""
+        with self._lock:
+            self._off_session.extend([(code, decline_code)] * count)
+
+    def list_customers(self):
+        with self._lock:
+            return copy.deepcopy(list(self._customers.values()))
+
+    def list_payment_methods(self, customer=None):
+        with self._lock:
+            return [copy.deepcopy(pm) for pm in self._payment_methods.values()
+                    if customer is None or pm["customer"] == customer]
+
+    def get_payment_method(self, pm_id):
+        with self._lock:
+            return copy.deepcopy(self._payment_methods.get(pm_id))
 
     def process(self, pi_id):
         """An asynchronous method (bank debit) is under way."""
@@ -866,9 +923,80 @@ class StripeStandin:
                 "these parameters: automatic_payment_methods, "
                 "payment_method_types.", "parameters_exclusive")
         pi = _payment_intent_object(p, automatic)
+        pi["setup_future_usage"] = p.get("setup_future_usage")
         with self._lock:
+            if "customer" in p and p["customer"] not in self._customers:
+                raise _no_such("customer", p["customer"], "customer")
+            pi["customer"] = p.get("customer")
+            if p.get("confirm"):
+                return self._confirm_off_session(pi, p)
             self._payment_intents[pi["id"]] = pi
             return 200, copy.deepcopy(pi)
+
+    def _confirm_off_session(self, pi, p):
+        """confirm=true with a saved PaymentMethod of the customer: paid at
+        once, or the card error Stripe answers (402) with the intent left
+        requires_payment_method."""
+        pm = self._payment_methods.get(p.get("payment_method", ""))
+        if pm is None:
+            raise _no_such("payment_method", p.get("payment_method"),
+                           "payment_method")
+        if pm["customer"] is None or pm["customer"] != p.get("customer"):
+            raise _bad_param("payment_method", "The provided PaymentMethod "
+                             "was previously used with a PaymentIntent "
+                             "without Customer attachment, or it is detached.")
+        self._payment_intents[pi["id"]] = pi
+        pi["payment_method"] = pm["id"]
+        if self._off_session:
+            code, decline = self._off_session.pop(0)
+            message = ("Your card was declined. This transaction requires "
+                       "authentication." if code == "authentication_required"
+                       else "Your card was declined.")
+            charge = self._new_charge(pi, succeeded=False, message=message,
+                                      code=code)
+            charge["payment_method"] = pm["id"]
+            error = {"type": "card_error", "code": code, "message": message,
+                     "payment_method": copy.deepcopy(pm)}
+            if code != "authentication_required":
+                error["decline_code"] = decline
+            pi.update(status="requires_payment_method",
+                      latest_charge=charge["id"], last_payment_error=error)
+            extra = {"payment_intent": copy.deepcopy(pi)}
+            if code != "authentication_required":
+                extra["decline_code"] = decline
+            raise StripeApiError(402, message, error_type="card_error",
+                                 code=code, **extra)
+        charge = self._new_charge(pi, succeeded=True)
+        charge["payment_method"] = pm["id"]
+        charge["customer"] = pm["customer"]
+        pi.update(status="succeeded", amount_received=pi["amount"],
+                  latest_charge=charge["id"], last_payment_error=None)
+        self.event("payment_intent.succeeded", pi)
+        return 200, copy.deepcopy(pi)
+
+    def _create_customer(self, params, _id, _context):
+        p = validate(params, CUSTOMER_CREATE)
+        cus = {"id": new_id("cus_"), "object": "customer",
+               "created": int(time.time()), "email": p.get("email"),
+               "name": p.get("name"), "metadata": p.get("metadata", {}),
+               "livemode": False}
+        with self._lock:
+            self._customers[cus["id"]] = cus
+            return 200, copy.deepcopy(cus)
+
+    def _detach_payment_method(self, params, pm_id, _context):
+        validate(params, PM_DETACH)
+        with self._lock:
+            pm = self._payment_methods.get(pm_id)
+            if pm is None:
+                raise _no_such("payment_method", pm_id, "payment_method")
+            if pm["customer"] is None:
+                raise StripeApiError(400, "The payment method you provided "
+                                     "is not attached to a customer so "
+                                     "detachment is impossible.",
+                                     code="payment_method_unexpected_state")
+            pm["customer"] = None
+            return 200, copy.deepcopy(pm)
 
     def _get_payment_intent(self, params, pi_id, _context):
         validate(params, RETRIEVE)
@@ -946,6 +1074,7 @@ class StripeStandin:
     _get_refund = _retriever("_refunds", "refund")
     _get_charge = _retriever("_charges", "charge")
     _get_event_api = _retriever("_events", "event")
+    _get_payment_method = _retriever("_payment_methods", "payment_method")
     del _retriever
 
     # -- control paths for `make run`
@@ -1044,6 +1173,10 @@ _ROUTES = [(method, re.compile(pattern), name) for method, pattern, name in [
     ("GET", r"/v1/refunds/(?P<id>[^/]+)", "_get_refund"),
     ("GET", r"/v1/charges/(?P<id>[^/]+)", "_get_charge"),
     ("GET", r"/v1/events/(?P<id>[^/]+)", "_get_event_api"),
+    ("POST", r"/v1/customers", "_create_customer"),
+    ("GET", r"/v1/payment_methods/(?P<id>[^/]+)", "_get_payment_method"),
+    ("POST", r"/v1/payment_methods/(?P<id>[^/]+)/detach",
+     "_detach_payment_method"),
 ]]
 _CONTROL = re.compile(r"/_standin/(?P<kind>payment_intents|refunds|events)/"
                       r"(?P<id>[^/]+)/(?P<action>[a-z]+)")

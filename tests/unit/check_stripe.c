@@ -897,7 +897,7 @@ END_TEST
 START_TEST(stripe_not_configured)
 {
     jklg_gateway_conf_t conf;
-    jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur"};
+    jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_refund_req_t rreq = {"r1", "tx1", "pi_1", 500, "eur", NULL};
     jklg_payment_t out;
     jklg_refund_t rout;
@@ -919,7 +919,7 @@ END_TEST
 START_TEST(stripe_refuses_header_injection)
 {
     jklg_gateway_conf_t conf;
-    jklg_payment_req_t req = {"tx1\r\nX-Evil: 1", "b1", "JK-1", 1000, "eur"};
+    jklg_payment_req_t req = {"tx1\r\nX-Evil: 1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_payment_t out;
     const char *err = NULL;
 
@@ -943,7 +943,7 @@ END_TEST
 START_TEST(stripe_unreachable)
 {
     jklg_gateway_conf_t conf;
-    jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur"};
+    jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_payment_t out;
     const char *err = NULL;
 
@@ -965,7 +965,7 @@ END_TEST
 START_TEST(manual_gateway)
 {
     const jklg_gateway_t *g = jklg_gateway_find("manual");
-    jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur"};
+    jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_refund_req_t rreq = {"r1", "tx1", NULL, 500, "eur", "cash back"};
     jklg_payment_t out;
     jklg_refund_t rout;

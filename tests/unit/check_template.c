@@ -185,7 +185,7 @@ START_TEST(known_names)
         ck_assert(jklg_template_known(*n));
         count++;
     }
-    ck_assert_int_eq(count, 10);
+    ck_assert_int_eq(count, 13);
     ck_assert(jklg_template_known("verification"));
     ck_assert(jklg_template_known("payment_receipt"));
     ck_assert(!jklg_template_known("../verification"));
@@ -200,7 +200,7 @@ static json_t *realistic_vars(void)
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s,"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s,"
-                     " s:s, s:s}",
+                     " s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
                      "first_name", "Zoë",
                      "public_url", "https://travel.example",
                      "agency_name", "Sunny Trips & Co",
@@ -232,7 +232,12 @@ static json_t *realistic_vars(void)
                      "new_email", "new@travel.example",
                      "confirm_url", "https://travel.example/confirm-email-change?token=Ct0k",
                      "revert_url", "https://travel.example/revert-email-change?token=Xt0k",
-                     "requested_at", "2026-11-24 10:20 UTC");
+                     "requested_at", "2026-11-24 10:20 UTC",
+                     "refund_amount", "987.65 EUR",
+                     "fee", "25.00 EUR",
+                     "due_date", "2027-03-20",
+                     "pay_url", "https://travel.example/booking/42/pay",
+                     "reason", "your card was declined");
 }
 
 /* A value each template must show in both text and html, so that a
@@ -255,6 +260,9 @@ static const struct {
      "new@travel.example"},
     {"email_change_notice", "revert-email-change?token=Xt0k",
      "new@travel.example"},
+    {"cancellation", "987.65 EUR", "25.00 EUR"},
+    {"payment_reminder", "2027-03-20", "booking/42/pay"},
+    {"payment_action", "your card was declined", "booking/42/pay"},
 };
 
 START_TEST(every_template_renders)
@@ -329,6 +337,12 @@ static const struct {
      NULL}},
     {"email_change_notice", {"new_email", "requested_at", "revert_url",
      "expires_days", NULL}},
+    {"cancellation", {"booking_reference", "description", "travel_start",
+     "refund_amount", "fee", "booking_url", NULL}},
+    {"payment_reminder", {"booking_reference", "amount", "due_date",
+     "pay_url", NULL}},
+    {"payment_action", {"booking_reference", "amount", "reason", "pay_url",
+     NULL}},
 };
 
 static int is_documented(const char *tmpl, const char *var)

@@ -26,6 +26,7 @@ Suite *suite_i18n(void);
 Suite *suite_useragent(void);
 Suite *suite_totp(void);
 Suite *suite_rights(void);
+Suite *suite_policy(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
