@@ -30,7 +30,7 @@ SIGN_IN_SUBJECTS = {
     "pt": "Novo acesso à sua conta em JKLG Travel",
     "es": "Nuevo inicio de sesión en su cuenta de JKLG Travel",
     "fr": "Nouvelle connexion à votre compte JKLG Travel",
-    "de": "Neue Anmeldung bei Ihrem Konto bei JKLG Travel",
+    "de": "Neue Anmeldung in Ihrem Konto bei JKLG Travel",
 }
 NOTICE_SUBJECTS = {
     "pt": "Seu endereço de e-mail em JKLG Travel está sendo alterado",
