@@ -2,7 +2,9 @@
 -- were written side by side: an erasure also forgets the second factor,
 -- the secure-account links, the email changes (both addresses) and the
 -- browser family of the security events; a login racing an erasure finds
--- the customer erased and opens no session.
+-- the customer erased and opens no session. And emails in the customer's
+-- language (sql/012) reach the new address of an email change too: its
+-- confirm mail names the customer, whom the address does not yet find.
 
 CREATE OR REPLACE FUNCTION jklg.customer_erase(p_customer uuid, p_placeholder text)
     RETURNS text LANGUAGE plpgsql SET search_path = public, pg_temp
@@ -112,5 +114,62 @@ BEGIN
         'answer', jsonb_build_object('session', jklg_session_json(s, s.id),
                                      'customer', jklg_customer_json(c))),
         CASE WHEN mail IS NOT NULL THEN ARRAY[mail] END);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION jklg.me_email_change(p_session uuid, p_customer uuid,
+                                     p_new_email text,
+                                     p_confirm_hash text, p_confirm_url text,
+                                     p_revert_hash text, p_revert_url text)
+    RETURNS jklg.outcome LANGUAGE plpgsql SET search_path = public, pg_temp
+AS $$
+DECLARE
+    c customers;
+    confirm_mail uuid;
+    notice_mail uuid;
+BEGIN
+    SELECT * INTO c FROM customers
+     WHERE id = jklg_session_customer(p_session, p_customer)
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jklg.answer('unauthorized');
+    END IF;
+    IF c.email = p_new_email THEN
+        RETURN jklg.answer('invalid', jsonb_build_object('fields',
+                           jsonb_build_object('new_email',
+                                              'is already your address')));
+    END IF;
+    UPDATE email_changes SET canceled_at = now()
+     WHERE customer_id = c.id AND confirmed_at IS NULL
+       AND canceled_at IS NULL;
+    IF NOT EXISTS (SELECT 1 FROM customers WHERE email = p_new_email) THEN
+        INSERT INTO email_changes (customer_id, old_email, new_email,
+                                   confirm_hash, confirm_expires_at,
+                                   revert_hash, revert_expires_at)
+        VALUES (c.id, c.email, p_new_email, decode(p_confirm_hash, 'hex'),
+                now() + interval '24 hours', decode(p_revert_hash, 'hex'),
+                now() + interval '7 days');
+        INSERT INTO email_outbox (template, recipient, data)
+        VALUES ('email_change_confirm', p_new_email,
+                jsonb_build_object('customer_id', c.id,
+                                   'first_name', c.first_name,
+                                   'new_email', p_new_email,
+                                   'confirm_url', p_confirm_url,
+                                   'expires_hours', 24))
+        RETURNING id INTO confirm_mail;
+        INSERT INTO email_outbox (template, recipient, data)
+        VALUES ('email_change_notice', c.email,
+                jsonb_build_object('first_name', c.first_name,
+                                   'new_email', p_new_email,
+                                   'requested_at', jklg_ts(now()),
+                                   'revert_url', p_revert_url,
+                                   'expires_days', 7))
+        RETURNING id INTO notice_mail;
+    END IF;
+    RETURN jklg.answer('accepted', jsonb_build_object('message',
+                       'If the new address can be used, we sent it a link '
+                       'to confirm the change.'),
+                       CASE WHEN confirm_mail IS NOT NULL
+                            THEN ARRAY[confirm_mail, notice_mail] END);
 END
 $$;

@@ -120,10 +120,6 @@ def test_email_change_notice_in_the_customers_language(server, mail,
     assert back["customer"]["email"] == account.email
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sql/013 queues email_change_confirm to the new address without "
-    "customer_id in its data, so the outbox trigger finds no customer and "
-    "the mail goes out in en (docs/email-templates.md, Adding a template)"))
 def test_email_change_confirm_in_the_customers_language(server, mail):
     account = speaker(server, mail, "pt-BR")
     new = new_email("moved")
