@@ -1,5 +1,6 @@
--- Data rights (sql/015) meet account security (sql/011, sql/013), which
--- were written side by side: an erasure also forgets the second factor,
+-- Data rights (sql/015) meet account security (sql/011, sql/013) and travel
+-- payments (sql/014), which were written side by side: an erasure also
+-- forgets saved cards, the second factor,
 -- the secure-account links, the email changes (both addresses) and the
 -- browser family of the security events; a login racing an erasure finds
 -- the customer erased and opens no session. And emails in the customer's
@@ -21,7 +22,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM bookings b
                 WHERE b.customer_id = c.id
-                  AND b.status NOT IN ('cancelled', 'canceled')
+                  AND b.status <> 'canceled'
                   AND b.travel_end >= (now() AT TIME ZONE 'UTC')::date)
        OR EXISTS (SELECT 1 FROM refunds r
                     JOIN transactions t ON t.id = r.transaction_id
@@ -41,6 +42,9 @@ BEGIN
     DELETE FROM mfa_tokens WHERE customer_id = c.id;
     DELETE FROM mfa_recovery_codes WHERE customer_id = c.id;
     DELETE FROM customer_mfa WHERE customer_id = c.id;
+    -- Saved cards (sql/014): their record here goes; the card itself is
+    -- the gateway's (docs/data-rights.md).
+    DELETE FROM payment_methods WHERE customer_id = c.id;
     -- Mail to the address: its record stays (template, dates) under the
     -- placeholder; what is still queued is not sent.
     UPDATE email_outbox SET recipient = p_placeholder, data = NULL,

@@ -58,6 +58,14 @@ EXCLUDED = {
                   "erasure",
     "secure_account_tokens": "one-time token hashes: secrets; deleted by "
                              "erasure",
+    "installments": "exported inside each booking (its schedule); kept "
+                    "for the accounts",
+    "payment_methods": "saved cards (brand, last 4 digits, expiry): listed "
+                       "by GET /me/payment-methods; deleted by erasure (the "
+                       "card itself is the gateway's)",
+    "gateway_customers": "the customer's id at the gateway, a reference "
+                         "with no personal data; kept to match the "
+                         "gateway's records",
     "email_changes": "requested email changes (old and new address, link "
                      "hashes); the address in use is exported; deleted by "
                      "erasure",
@@ -368,7 +376,7 @@ def test_erase_refused_while_travel_is_ahead(server, db, account):
     assert_json(account.client.get("/me"), 200)
     # Cancelled, the booking no longer holds money in flight.
     with db.cursor() as cur:
-        cur.execute("UPDATE bookings SET status = 'cancelled' WHERE id = %s",
+        cur.execute("UPDATE bookings SET status = 'canceled' WHERE id = %s",
                     (booking["id"],))
     assert_json(erase(account.client), 202)
 

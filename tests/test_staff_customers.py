@@ -218,7 +218,7 @@ def test_staff_erase(server, mail, db, staff):
     assert_error(staff.post(f"/customers/{a.id}/erase"), 409, "conflict")
     assert audits(db, a.id) == []
     with db.cursor() as cur:
-        cur.execute("UPDATE bookings SET status = 'cancelled' WHERE id = %s",
+        cur.execute("UPDATE bookings SET status = 'canceled' WHERE id = %s",
                     (booking["id"],))
     resp = staff.post(f"/customers/{a.id}/erase")
     assert set(assert_json(resp, 202)) == {"message"}

@@ -195,7 +195,8 @@ def test_reminder_seven_days_before(server, mail, stripe, db, clock):
     account, _, booking, _ = pay_deposit_saving_card(server, mail, stripe,
                                                      clock)
     clock("2027-03-13")
-    subject = (f"Payment of 900.00 EUR due on {BALANCE_DUE} for booking "
+    # The due date as the customer's language writes it (en here).
+    subject = (f"Payment of 900.00 EUR due on 20 March 2027 for booking "
                f"{booking['reference']}")
     msg = exactly_one_mail(mail, account.email, subject)
     assert f"/booking/{booking['id']}/pay" in text_of(msg)
