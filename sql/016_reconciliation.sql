@@ -122,10 +122,10 @@ BEGIN
            SET mismatches = mismatches || jsonb_build_array(jsonb_build_object(
                    'transaction_id', t.id, 'event_id', p_id,
                    'local_status', t.status, 'gateway_status', p_kind,
-                   'local_amount', jklg_money(t.amount, t.currency),
-                   'gateway_amount', jklg_money(p_amount,
-                                                lower(COALESCE(p_currency,
-                                                               t.currency)))))
+                   'local_amount', t.amount, 'currency', t.currency,
+                   'gateway_amount', p_amount,
+                   'gateway_currency', lower(COALESCE(p_currency,
+                                                      t.currency))))
          WHERE id = p_run;
         RETURN jklg.answer('mismatch');
     END IF;
