@@ -22,7 +22,9 @@
 #define LOOKBACK_SECONDS "604800"
 /* A run older than this died with its server: its claim is released. */
 #define STALE_SECONDS "3600"
-/* A bound on one run: pages of the window beyond it wait for the next. */
+/* A bound on one run (10,000 events). Pages come newest first, so a run
+ * stopping there has not seen the oldest ones: it fails, and the window
+ * does not move on without them. */
 #define MAX_PAGES 200
 
 const jklg_statement_t jklg_reconcile_statements[] = {
@@ -192,7 +194,8 @@ static const char *walk(run_t *run, apr_pool_t *p, apr_int64_t since)
         }
         cursor = apr_pstrdup(p, ch.next);
     }
-    return NULL;
+    return apr_psprintf(p, "more than %d pages of events in the window: "
+                        "the oldest were not read", MAX_PAGES);
 }
 
 apr_status_t jklg_reconcile_run(server_rec *s, jklg_db_t *db, apr_pool_t *p,
