@@ -180,8 +180,9 @@ static const char *walk(run_t *run, apr_pool_t *p, apr_int64_t since)
         apr_status_t rv;
 
         apr_pool_clear(page_pool);
-        rv = run->gw->list_changes(conf->stripe, page_pool, since, cursor,
-                                   &ch, &err);
+        /* Counted with the other gateway calls (jklg_gateway_calls_total). */
+        rv = jklg_count_gateway(run->gw, run->gw->list_changes(
+                 conf->stripe, page_pool, since, cursor, &ch, &err));
         if (rv != APR_SUCCESS) {
             return apr_psprintf(p, "page %d: %s", n + 1,
                                 err ? err : "gateway error");
