@@ -6,7 +6,9 @@ failing mid-way fails the run and the next one completes, two runs at once
 are one, the interval job runs by itself, and the staff endpoints."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import psycopg2
 import pytest
 import requests
 
@@ -230,3 +232,42 @@ def test_interval_job_runs_by_itself(server, mail, stripe, db, scheduled):
         cur.execute("SELECT count(*) FROM reconciliation_runs"
                     " WHERE started_by IS NULL AND status = 'succeeded'")
         assert cur.fetchone()[0] >= 1
+
+
+def test_claims_in_sql_one_wins_and_the_job_waits_its_turn(pg, server, db):
+    """jklg.reconcile_start directly: two claims in open transactions (two
+    servers) -- the second waits for the first and answers conflict; the
+    scheduled claim is not due within its interval."""
+    args = ("p_gateway => 'stripe', p_staff => %s, p_interval => %s, "
+            "p_overlap => 300, p_lookback => 3600, p_stale => 3600")
+    first = psycopg2.connect(pg.url())
+    second = psycopg2.connect(pg.url())
+    try:
+        with first.cursor() as a:
+            a.execute("SELECT outcome, body FROM jklg.reconcile_start("
+                      + args + ")", ("one", 0))
+            outcome, body = a.fetchone()
+            assert outcome == "created"
+            run_id = body["run"]["id"]
+        with ThreadPoolExecutor(1) as pool:
+            def claim():
+                with second.cursor() as b:
+                    b.execute("SELECT outcome FROM jklg.reconcile_start("
+                              + args + ")", ("two", 0))
+                    return b.fetchone()[0]
+            waiting = pool.submit(claim)
+            time.sleep(0.5)
+            assert not waiting.done()       # behind the advisory lock
+            first.commit()
+            assert waiting.result(timeout=10) == "conflict"
+            second.commit()
+        with db.cursor() as cur:
+            cur.execute("SELECT outcome FROM jklg.reconcile_finish(%s, NULL)",
+                        (run_id,))
+            assert cur.fetchone()[0] == "ok"
+            cur.execute("SELECT outcome FROM jklg.reconcile_start(" + args
+                        + ")", (None, 3600))
+            assert cur.fetchone()[0] == "not_due"
+    finally:
+        first.close()
+        second.close()
