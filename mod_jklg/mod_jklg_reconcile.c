@@ -277,13 +277,14 @@ void jklg_reconcile_due(server_rec *s, jklg_db_t *db, apr_pool_t *p)
         else if (result) {
             json_t *run = json_object_get(result, "run");
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JKLGNO(02253)
-                         "reconciliation run %s %s: %" JSON_INTEGER_FORMAT
-                         " checked, %" JSON_INTEGER_FORMAT " applied",
+                         "reconciliation run %s %s: %" APR_INT64_T_FMT
+                         " checked, %" APR_INT64_T_FMT " applied",
                          jklg_json_str(run, "id"), jklg_json_str(run,
                                                                  "status"),
-                         json_integer_value(json_object_get(run, "checked")),
-                         json_integer_value(json_object_get(run,
-                                                            "applied")));
+                         (apr_int64_t)json_integer_value(
+                             json_object_get(run, "checked")),
+                         (apr_int64_t)json_integer_value(
+                             json_object_get(run, "applied")));
         }
     }
 }

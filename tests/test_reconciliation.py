@@ -205,13 +205,13 @@ def test_list_pages(server):
 
 
 @pytest.fixture
-def scheduled(pg, smtp, stripe_api, tmp_path):
-    """A second server on the same database whose job runs every 2s."""
+def scheduled(pg, smtp, stripe_api, server, tmp_path):
+    """A second server on the same database whose job runs every 2s. It
+    shares the suite server's template directory: its children must be
+    able to read it to send the receipt the run queues."""
     tmp_path.chmod(0o755)
-    templates = tmp_path / "templates"
-    templates.mkdir()
     httpd = Httpd(tmp_path, pg.dbd_params(), staff=STAFF,
-                  jklg=jklg_directives(smtp, stripe_api, templates,
+                  jklg=jklg_directives(smtp, stripe_api, server.templates,
                                        "JKLGReconcileInterval 2s\n"),
                   extra=REMOTE_IP)
     httpd.start()
@@ -227,7 +227,17 @@ def test_interval_job_runs_by_itself(server, mail, stripe, db, scheduled):
             break
         time.sleep(0.5)
     assert tx_row(db, tx["id"])[0] == "succeeded"
-    exactly_one_mail(mail, account.email, receipt_subject(booking["reference"]))
+    try:
+        exactly_one_mail(mail, account.email,
+                         receipt_subject(booking["reference"]))
+    except AssertionError:
+        with db.cursor() as cur:
+            cur.execute("SELECT template, status, attempts, last_error"
+                        " FROM email_outbox WHERE recipient = %s",
+                        (account.email,))
+            outbox = cur.fetchall()
+        raise AssertionError(f"outbox {outbox}; scheduled server log:\n"
+                             + scheduled.error_log.read_text()[-3000:])
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM reconciliation_runs"
                     " WHERE started_by IS NULL AND status = 'succeeded'")
