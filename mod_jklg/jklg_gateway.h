@@ -105,6 +105,15 @@ typedef struct {
     const char *decline;                /* APR_EGENERAL: authentication_required or
                                          * the bank's decline code, NULL if unknown */
 } jklg_offsession_t;
+/* One page of what changed at the gateway (reconciliation): the events
+ * its webhooks carry, each as parse_event reads it and with its JSON (the
+ * body a webhook would have had), oldest first within the page. */
+typedef struct {
+    apr_array_header_t *events;         /* jklg_gateway_event_t */
+    apr_array_header_t *payloads;       /* const char *, same order */
+    int has_more;                       /* older pages follow */
+    const char *next;                   /* the cursor for the next page */
+} jklg_gateway_changes_t;
 
 typedef struct jklg_gateway_t {
     const char *name;
@@ -165,6 +174,15 @@ typedef struct jklg_gateway_t {
     apr_status_t (*detach_method)(const jklg_gateway_conf_t *conf,
                                   apr_pool_t *p, const char *gateway_ref,
                                   const char **err);
+    /* Reconciliation: one page of the events created at or after `since`
+     * (seconds), after `cursor` (NULL: the first page). Errors as for
+     * create_payment: a failed page is asked for again by the next run.
+     * NULL for gateways that nobody outside can change. */
+    apr_status_t (*list_changes)(const jklg_gateway_conf_t *conf,
+                                 apr_pool_t *p, apr_int64_t since,
+                                 const char *cursor,
+                                 jklg_gateway_changes_t *out,
+                                 const char **err);
 } jklg_gateway_t;
 
 /* jklg_gateways.c: the registry. NULL for unknown names. */

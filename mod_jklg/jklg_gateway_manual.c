@@ -29,7 +29,8 @@ static apr_status_t manual_refund(const jklg_gateway_conf_t *conf,
     return APR_SUCCESS;
 }
 
-/* No webhooks: nobody outside can tell us about these payments. */
+/* No webhooks: nobody outside can tell us about these payments, and
+ * nothing to reconcile (list_changes NULL). */
 const jklg_gateway_t jklg_gateway_manual = {
     "manual",
     manual_create_payment,
@@ -41,5 +42,6 @@ const jklg_gateway_t jklg_gateway_manual = {
     NULL,                   /* keeps no cards: nothing to save or charge */
     NULL,
     NULL,
-    NULL
+    NULL,
+    NULL                    /* list_changes: nothing to reconcile */
 };

@@ -60,6 +60,7 @@ typedef struct {
     apr_interval_time_t db_timeout;
     jklg_db_guard_t *db_guard;      /* per child, made in child_init */
     apr_interval_time_t security_retention; /* JKLGSecurityEventRetention */
+    apr_interval_time_t reconcile_interval; /* JKLGReconcileInterval; 0: off */
     const unsigned char *mfa_key;   /* JKLGMFAKey, 32 bytes, or NULL */
 } jklg_server_conf_t;
 
@@ -436,6 +437,25 @@ int jklg_staff_customer_resend(jklg_req_t *req);
 int jklg_staff_customer_revoke(jklg_req_t *req);
 int jklg_staff_customer_unlock(jklg_req_t *req);
 int jklg_staff_customer_erase(jklg_req_t *req);
+/* mod_jklg_reconcile.c: reconciliation with the gateways (issue 12). */
+extern const jklg_statement_t jklg_reconcile_statements[];
+int jklg_staff_reconciliation(jklg_req_t *req);
+int jklg_staff_reconciliation_run(jklg_req_t *req);
+/* JKLGReconcileInterval, default 15m; 0 (off) disables the job. */
+apr_interval_time_t jklg_conf_reconcile_interval(const jklg_server_conf_t *c);
+const char *jklg_reconcile_set_interval(cmd_parms *cmd, void *dc,
+                                        const char *arg);
+/* From the housekeeping sweep: runs when due (the database decides, once
+ * across servers); logs what it did. */
+void jklg_reconcile_due(server_rec *s, jklg_db_t *db, apr_pool_t *p);
+/* One run for gw (staff: the user starting it, or NULL for the schedule).
+ * outcome: "accepted" with *result {run}, or "conflict" / "not_due" with
+ * *result NULL. Fails only when the database does (err). */
+struct jklg_gateway_t;
+apr_status_t jklg_reconcile_run(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                                const struct jklg_gateway_t *gw,
+                                const char *staff, const char **outcome,
+                                json_t **result, const char **err);
 /* mod_jklg_ratelimit.c: forgets the current window's count of rule for
  * key (staff unlock); APR_SUCCESS also when nothing was counted. */
 apr_status_t jklg_ratelimit_reset(request_rec *r, const char *rule,

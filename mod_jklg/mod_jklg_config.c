@@ -35,6 +35,7 @@ void *jklg_create_server_conf(apr_pool_t *p, server_rec *s)
     c->stripe_webhook_tolerance = JKLG_UNSET;
     c->db_timeout = JKLG_UNSET;
     c->security_retention = JKLG_UNSET;
+    c->reconcile_interval = JKLG_UNSET;
     return c;
 }
 
@@ -79,6 +80,7 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->currency = PICK_PTR(currency);
     c->db_timeout = PICK(db_timeout);
     c->security_retention = PICK(security_retention);
+    c->reconcile_interval = PICK(reconcile_interval);
     c->ratelimits = jklg_ratelimit_merge(p, base->ratelimits,
                                          add->ratelimits);
     return c;
@@ -667,6 +669,10 @@ const command_rec jklg_directives[] = {
     AP_INIT_TAKE1("JKLGSecurityEventRetention", set_security_retention,
                   NULL, RSRC_CONF,
                   "How long security events are kept (default 365d)"),
+    AP_INIT_TAKE1("JKLGReconcileInterval", jklg_reconcile_set_interval,
+                  NULL, RSRC_CONF,
+                  "How often payments are reconciled with the gateway "
+                  "(default 15m; off disables)"),
     AP_INIT_TAKE1("JKLGPasswordMinLength", set_password_min, NULL, RSRC_CONF,
                   "Shortest password accepted, in characters (default 10)"),
     AP_INIT_TAKE1("JKLGPasswordHash", set_password_hash, NULL, RSRC_CONF,

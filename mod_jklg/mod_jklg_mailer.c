@@ -182,6 +182,9 @@ static void *sweep_task(apr_thread_t *thread, void *data)
         }
         purge_now_and_then(s, &db, p);
         jklg_balance_sweep(s, &db, p);
+        /* Due once per JKLGReconcileInterval across servers; the mail of
+         * this child waits meanwhile (a run is a few gateway calls). */
+        jklg_reconcile_due(s, &db, p);
         ap_dbd_close(s, dbd);
     }
     for (int i = 0; ids && i < ids->nelts; i++) {

@@ -83,5 +83,11 @@ const jklg_endpoint_t jklg_endpoints[] = {
     {JKLG_DELETE, C "/me/payment-methods/{id}", jklg_me_payment_method_delete, JKLG_AUTH},
 #undef C
 #undef A
+
+    /* Reconciliation with the gateways (issue 12). */
+#define A "/api/admin"
+    {JKLG_GET,    A "/reconciliation",      jklg_staff_reconciliation, JKLG_STAFF},
+    {JKLG_POST,   A "/reconciliation/run",  jklg_staff_reconciliation_run, JKLG_STAFF},
+#undef A
     {0, NULL, NULL, 0}
 };

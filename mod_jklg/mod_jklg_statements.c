@@ -19,6 +19,7 @@ const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_security_statements,
     jklg_mfa_statements,
     jklg_rights_statements,
+    jklg_reconcile_statements,
     NULL
 };
 

@@ -39,6 +39,7 @@ JKLGStripePublishableKey pk_test_jklg
 JKLGStripeWebhookSecret whsec_old_rotated_away_secret {stripe_whsec}
 JKLGStripeAPIBase {stripe_url}
 JKLGStripeTimeout 3s
+JKLGReconcileInterval off
 """
 
 # Clients on loopback may name the client address (mod_remoteip), so tests

@@ -14,6 +14,12 @@ Basic with the key as user name; form-encoded bodies with bracket keys):
     POST /v1/refunds                       payment_intent or charge, amount,
                                            reason, metadata[...]
     GET  /v1/refunds/{id}, /v1/charges/{id}, /v1/events/{id}
+    GET  /v1/events, /v1/payment_intents, /v1/refunds
+                                           created[gte|gt|lte|lt], limit
+                                           (1..100, default 10),
+                                           starting_after: newest first,
+                                           {"object": "list", "data",
+                                           "has_more", "url"}
 
 Unknown or missing parameters, bad amounts and currencies answer 400 with
 Stripe's error envelope. `Idempotency-Key` on POST replays the stored answer
@@ -348,6 +354,35 @@ REFUND_CREATE = {
 RETRIEVE = {"expand": _string_list}
 
 
+def _limit(value, name):
+    n = _amount(value, name)
+    if not 1 <= n <= 100:
+        raise _bad_param(name, "This value must be between 1 and 100.")
+    return n
+
+
+def _timestamp(value, name):
+    if not (isinstance(value, str) and value.isdigit()):
+        raise _bad_param(name, f"Invalid integer: {value}")
+    return int(value)
+
+
+LIST = {
+    "created": _hash({"gte": _timestamp, "gt": _timestamp,
+                      "lte": _timestamp, "lt": _timestamp}),
+    "limit": _limit,
+    "starting_after": _string,
+    "expand": _string_list,
+}
+
+
+def _created_matches(created, bounds):
+    return (created >= bounds.get("gte", created)
+            and created > bounds.get("gt", created - 1)
+            and created <= bounds.get("lte", created)
+            and created < bounds.get("lt", created + 1))
+
+
 # --- webhook signatures ----------------------------------------------------
 
 def event_payload(event, pretty=False):
@@ -430,6 +465,10 @@ class StripeStandin:
     refund_event(), settle_refund(), event(); sign(), send_event();
     get_payment_intent(), get_charge(), get_refund(), get_event(),
     list_payment_intents(), list_refunds().
+
+    Reconciliation: drop_webhooks = True makes the control paths apply
+    their change without sending its event (a webhook Stripe never got
+    through: "missed"); fail_list_page(n) fails the n-th list request.
     """
 
     def __init__(self, port=None, secret_key="sk_test_jklg",
@@ -442,7 +481,10 @@ class StripeStandin:
         self.api_version = api_version
         self.log = log or (lambda line: None)
         self.refund_status = "succeeded"
+        self.drop_webhooks = False
         self.requests = []
+        self._list_calls = 0
+        self._list_faults = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._faults = []
@@ -494,6 +536,8 @@ class StripeStandin:
             self.requests.clear()
             self._off_session.clear()
             self.refund_status = "succeeded"
+            self.drop_webhooks = False
+            self._list_faults.clear()
 
     # -- fault injection
 
@@ -507,6 +551,17 @@ class StripeStandin:
         fault = _Fault(status, should_retry, error_code, message, error_type)
         with self._lock:
             self._faults.extend([fault] * count)
+
+    def fail_list_page(self, n, status=500, attempts=3):
+        """The n-th list request from now (1: the next) answers `status`,
+        and so do its retries: `attempts` requests in a row, as many as a
+        client's retries of one page (mod_jklg makes 3). Other requests
+        are not counted."""
+        fault = _Fault(status, None, None, None, None)
+        with self._lock:
+            base = self._list_calls
+            for i in range(attempts):
+                self._list_faults[base + n + i] = fault
 
     def delay_next(self, seconds, count=1):
         """The next `count` API requests (as for fail_next) wait `seconds`
@@ -763,6 +818,10 @@ class StripeStandin:
 
     def _deliver(self, event):
         out = {"event": event["id"], "type": event["type"], "delivered": None}
+        if self.drop_webhooks:
+            out["dropped"] = True
+            self.log(f"  {event['type']} {event['id']} dropped")
+            return out
         if not self.webhook_url:
             self.log(f"  {event['type']} {event['id']} (no webhook URL)")
             return out
@@ -1071,6 +1130,37 @@ class StripeStandin:
                 return 200, copy.deepcopy(obj)
         return retrieve
 
+    def _lister(table_name, url):
+        def list_objects(self, params, _id, _context):
+            p = validate(params, LIST)
+            limit = p.get("limit", 10)
+            with self._lock:
+                self._list_calls += 1
+                fault = self._list_faults.pop(self._list_calls, None)
+                if fault:
+                    raise fault.error()
+                # Newest first; objects of one second in reverse order of
+                # creation, as Stripe lists them.
+                objs = [o for o in reversed(list(
+                            getattr(self, table_name).values()))
+                        if _created_matches(o["created"],
+                                            p.get("created", {}))]
+                after = p.get("starting_after")
+                if after is not None:
+                    ids = [o["id"] for o in objs]
+                    if after not in ids:
+                        raise _no_such("object", after, "starting_after")
+                    objs = objs[ids.index(after) + 1:]
+                return 200, {"object": "list", "url": url,
+                             "has_more": len(objs) > limit,
+                             "data": copy.deepcopy(objs[:limit])}
+        return list_objects
+
+    _list_events = _lister("_events", "/v1/events")
+    _list_payment_intents = _lister("_payment_intents", "/v1/payment_intents")
+    _list_refunds = _lister("_refunds", "/v1/refunds")
+    del _lister
+
     _get_refund = _retriever("_refunds", "refund")
     _get_charge = _retriever("_charges", "charge")
     _get_event_api = _retriever("_events", "event")
@@ -1177,6 +1267,9 @@ _ROUTES = [(method, re.compile(pattern), name) for method, pattern, name in [
     ("GET", r"/v1/payment_methods/(?P<id>[^/]+)", "_get_payment_method"),
     ("POST", r"/v1/payment_methods/(?P<id>[^/]+)/detach",
      "_detach_payment_method"),
+    ("GET", r"/v1/events", "_list_events"),
+    ("GET", r"/v1/payment_intents", "_list_payment_intents"),
+    ("GET", r"/v1/refunds", "_list_refunds"),
 ]]
 _CONTROL = re.compile(r"/_standin/(?P<kind>payment_intents|refunds|events)/"
                       r"(?P<id>[^/]+)/(?P<action>[a-z]+)")
