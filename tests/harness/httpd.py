@@ -43,7 +43,11 @@ LogFormat "%h %u \\"%r\\" %>s %b %Dus" short
 CustomLog "{base}/access.log" short
 
 StartServers 2
-ServerLimit 4
+# Twice MaxRequestWorkers / ThreadsPerChild: the event MPM keeps the slots of
+# children that are finishing gracefully (after idle scale-down, a child
+# still serving a request held by a frozen database), and with no spare
+# slot it logs AH03490 "scoreboard is full" instead of starting a child.
+ServerLimit 8
 ThreadsPerChild 16
 MaxRequestWorkers 64
 MinSpareThreads 8
