@@ -72,7 +72,9 @@ int jklg_call(jklg_req_t *req, const char *label, int nargs,
                             "%s: too many arguments", label));
         return 0;
     }
-    memcpy(all + n, args, nargs * sizeof(*args));
+    if (nargs > 0) {                /* args may be NULL then */
+        memcpy(all + n, args, nargs * sizeof(*args));
+    }
     if (!jklg_req_db(req)) {
         jklg_reply_unavailable(req);
         return 0;
