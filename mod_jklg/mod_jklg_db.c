@@ -132,3 +132,27 @@ apr_status_t jklg_db_take(server_rec *s, request_rec *r, apr_pool_t *p,
     leave(guard);
     return APR_SUCCESS;
 }
+
+int jklg_req_db(jklg_req_t *req)
+{
+    ap_dbd_t *dbd;
+    const char *err;
+    apr_status_t rv;
+
+    /* A request keeps its connection (ap_dbd_acquire) until it ends; its
+     * second phase (after a gateway call, a password hash) must not queue
+     * for the pool's turn behind threads that wait for that connection. */
+    if (req->db.handle) {
+        return 1;
+    }
+    rv = jklg_db_take(req->r->server, req->r, req->r->pool, &dbd, &req->db,
+                      &err);
+    if (rv != APR_SUCCESS) {
+        jklg_count_db_acquire_failure();
+        /* Failing fast is logged once, when it starts. */
+        ap_log_rerror(APLOG_MARK, rv == APR_EAGAIN ? APLOG_DEBUG : APLOG_ERR,
+                      0, req->r, JKLGNO(00102) "database: %s", err);
+        return 0;
+    }
+    return 1;
+}

@@ -19,7 +19,6 @@
 /* Retries fire a little after the row is due, never just before. */
 #define RETRY_SLACK apr_time_from_msec(200)
 #define UUID_LEN 36
-#define PURGE_EVERY apr_time_from_sec(3600)
 
 typedef struct {
     server_rec *s;
@@ -27,9 +26,6 @@ typedef struct {
 } mail_task_t;
 
 static apr_thread_pool_t *mail_threads;
-/* When this process last purged; only the sweep threads touch it, one at a
- * time per server, and a lost race costs one extra cheap purge. */
-static apr_time_t last_purge;
 
 static void *deliver_task(apr_thread_t *thread, void *data);
 
@@ -145,27 +141,6 @@ void jklg_mailer_push(server_rec *s, const char *id)
     schedule(task, 0);
 }
 
-static void purge_now_and_then(server_rec *s, jklg_db_t *db, apr_pool_t *p)
-{
-    apr_time_t now = apr_time_now();
-    const char *err;
-    long purged = 0;
-
-    if (now - last_purge < PURGE_EVERY) {
-        return;
-    }
-    last_purge = now;
-    if (jklg_outbox_purge(db, p, &purged, &err) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00210)
-                     "housekeeping: %s", err);
-    }
-    else if (purged) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, JKLGNO(00211)
-                     "housekeeping: %ld expired rows deleted", purged);
-    }
-    jklg_security_purge(s, db, p);
-}
-
 static void *sweep_task(apr_thread_t *thread, void *data)
 {
     server_rec *s = data;
@@ -180,11 +155,6 @@ static void *sweep_task(apr_thread_t *thread, void *data)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00208)
                          "mail sweep: %s", err);
         }
-        purge_now_and_then(s, &db, p);
-        jklg_balance_sweep(s, &db, p);
-        /* Due once per JKLGReconcileInterval across servers; the mail of
-         * this child waits meanwhile (a run is a few gateway calls). */
-        jklg_reconcile_due(s, &db, p);
         ap_dbd_close(s, dbd);
     }
     for (int i = 0; ids && i < ids->nelts; i++) {
