@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
+#include "jklg_fields.h"
 #include "jklg_json.h"
 #include "jklg_money.h"
 #include "jklg_policy.h"
@@ -14,7 +15,6 @@
 #include "jklg_validate.h"
 #include "mod_jklg.h"
 
-#define REFERENCE_CHARS "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 #define IDEMPOTENCY_KEY_MAX 255
 #define MANUAL_CANCEL_ROUNDS 3
 
@@ -25,62 +25,6 @@ static int reply_conflict(jklg_req_t *req, const char *why)
                                         ".", NULL), NULL);
 }
 
-/* JSON amount: a positive integer of minor units. */
-static const char *check_amount(jklg_check_t *c, const char *key,
-                                unsigned flags)
-{
-    const json_t *v = json_object_get(c->body, key);
-    apr_int64_t amount;
-
-    if (!v) {
-        if (flags & JKLG_REQUIRED) {
-            jklg_check_fail(c, key, "is required");
-        }
-        return NULL;
-    }
-    if (jklg_money_parse_amount(v, &amount) != APR_SUCCESS) {
-        jklg_check_fail(c, key, "must be a positive whole number of the "
-                        "currency's smallest unit (cents)");
-        return NULL;
-    }
-    return apr_psprintf(c->p, "%" APR_INT64_T_FMT, amount);
-}
-
-static const char *check_currency(jklg_check_t *c, const char *key)
-{
-    const char *cur = jklg_check_raw(c, key, JKLG_REQUIRED);
-
-    if (cur && !jklg_currency_valid(cur)) {
-        jklg_check_fail(c, key, "must be a lowercase ISO 4217 code that "
-                        "Stripe supports, e.g. eur");
-        return NULL;
-    }
-    return cur;
-}
-
-static const char *check_date(jklg_check_t *c, const char *key)
-{
-    const char *d = jklg_check_raw(c, key, JKLG_REQUIRED);
-
-    if (d && !jklg_is_date(d)) {
-        jklg_check_fail(c, key, "must be a date YYYY-MM-DD");
-        return NULL;
-    }
-    return d;
-}
-
-static const char *new_reference(apr_pool_t *p)
-{
-    char ref[12] = "JK-";
-
-    for (int i = 3; i < 11; i++) {
-        ref[i] = REFERENCE_CHARS[randombytes_uniform(
-            sizeof(REFERENCE_CHARS) - 1)];
-    }
-    ref[11] = '\0';
-    return apr_pstrdup(p, ref);
-}
-
 /* Staff booking answers beyond the common ones. */
 static const jklg_outcome_map_t booking_outcomes[] = {
     {"no_customer", HTTP_NOT_FOUND, "not_found", "No such customer."},
@@ -88,99 +32,6 @@ static const jklg_outcome_map_t booking_outcomes[] = {
      "Not possible: this booking reference is taken."},
     {NULL, 0, NULL, NULL}
 };
-
-/* A JSON integer within [lo, hi] as text, else NULL after failing key. */
-static const char *check_int(jklg_check_t *c, const json_t *v,
-                             const char *key, json_int_t lo, json_int_t hi,
-                             const char *message)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < lo
-        || json_integer_value(v) > hi) {
-        jklg_check_fail(c, key, message);
-        return NULL;
-    }
-    return apr_psprintf(c->p, "%" APR_INT64_T_FMT,
-                       (apr_int64_t)json_integer_value(v));
-}
-
-/* schedule: {deposit_amount | deposit_percent, balance_due_days}: the
- * deposit in minor units (NULL: no schedule, or a field failed) and the
- * days before departure the balance is due. The deposit leaves something
- * to pay later and is something itself. */
-static const char *check_schedule(jklg_check_t *c, const char *total,
-                                  const char **due_days)
-{
-    const json_t *sch = json_object_get(c->body, "schedule");
-    const json_t *amount, *percent, *days;
-    apr_int64_t deposit = 0, whole = total ? apr_atoi64(total) : 0;
-    const char *d;
-
-    *due_days = NULL;
-    if (!sch || json_is_null(sch)) {
-        return NULL;
-    }
-    if (!json_is_object(sch)) {
-        jklg_check_fail(c, "schedule", "must be an object {deposit_amount or "
-                        "deposit_percent, balance_due_days}");
-        return NULL;
-    }
-    {
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)sch, k, v) {
-            if (strcmp(k, "deposit_amount") && strcmp(k, "deposit_percent")
-                && strcmp(k, "balance_due_days")) {
-                jklg_check_fail(c, apr_pstrcat(c->p, "schedule.", k, NULL),
-                                "is not a schedule member");
-            }
-        }
-    }
-    amount = json_object_get(sch, "deposit_amount");
-    percent = json_object_get(sch, "deposit_percent");
-    days = json_object_get(sch, "balance_due_days");
-    if (days) {
-        *due_days = check_int(c, days, "schedule.balance_due_days", 0,
-                              JKLG_POLICY_MAX_DAYS, apr_psprintf(c->p,
-                              "must be a whole number of days from 0 to %d",
-                              JKLG_POLICY_MAX_DAYS));
-    }
-    if (amount && percent) {
-        jklg_check_fail(c, "schedule.deposit_amount", "give deposit_amount "
-                        "or deposit_percent, not both");
-        return NULL;
-    }
-    if (!amount && !percent) {
-        jklg_check_fail(c, "schedule.deposit_amount", "give deposit_amount "
-                        "or deposit_percent");
-        return NULL;
-    }
-    if (percent) {
-        if (!(d = check_int(c, percent, "schedule.deposit_percent", 1, 99,
-                            "must be a whole percentage from 1 to 99"))) {
-            return NULL;
-        }
-        deposit = jklg_policy_deposit(whole, atoi(d));
-        if (total && (deposit <= 0 || deposit >= whole)) {
-            jklg_check_fail(c, "schedule.deposit_percent", "leaves no "
-                            "deposit or no balance of this amount_total");
-            return NULL;
-        }
-    }
-    else {
-        if (!(d = check_int(c, amount, "schedule.deposit_amount", 1,
-                            JKLG_AMOUNT_MAX, "must be a positive whole "
-                            "number of minor units"))) {
-            return NULL;
-        }
-        deposit = apr_atoi64(d);
-        if (total && deposit >= whole) {
-            jklg_check_fail(c, "schedule.deposit_amount", "must be less "
-                            "than amount_total");
-            return NULL;
-        }
-    }
-    return total ? apr_psprintf(c->p, "%" APR_INT64_T_FMT, deposit) : NULL;
-}
 
 int jklg_staff_booking_create(jklg_req_t *req)
 {
@@ -204,22 +55,22 @@ int jklg_staff_booking_create(jklg_req_t *req)
         jklg_check_fail(&c, "customer_id", "must be a customer id");
     }
     description = jklg_check_text(&c, "description", JKLG_REQUIRED, 1, 500);
-    start = check_date(&c, "travel_start");
-    end = check_date(&c, "travel_end");
+    start = jklg_check_date(&c, "travel_start");
+    end = jklg_check_date(&c, "travel_end");
     if (start && end && strcmp(end, start) < 0) {
         jklg_check_fail(&c, "travel_end", "must not be before travel_start");
     }
-    amount = check_amount(&c, "amount_total", JKLG_REQUIRED);
-    currency = check_currency(&c, "currency");
+    amount = jklg_check_amount(&c, "amount_total", JKLG_REQUIRED);
+    currency = jklg_check_currency(&c, "currency");
     reference = jklg_check_text(&c, "reference", 0, 1, 40);
-    deposit = check_schedule(&c, amount, &due_days);
+    deposit = jklg_check_schedule(&c, amount, &due_days);
     policy = jklg_check_text(&c, "cancellation_policy", JKLG_NULLABLE, 1, 64);
     if (!jklg_check_ok(&c)) {
         return jklg_reply_invalid(req, c.fields);
     }
     {
         const char *args[] = {customer_id, email,
-                              reference ? reference : new_reference(p),
+                              reference ? reference : jklg_booking_reference(p),
                               description, start, end, amount, currency,
                               deposit, due_days, policy};
         return jklg_call_finish(req, "jklg_s_booking_create", 11, args,
@@ -338,7 +189,7 @@ int jklg_staff_refund(jklg_req_t *req)
     json_t *opened, *refund;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
-    amount = check_amount(&c, "amount", 0);
+    amount = jklg_check_amount(&c, "amount", 0);
     reason = jklg_check_text(&c, "reason", JKLG_NULLABLE, 0, 500);
     key = refund_key(req, &c);
     if (!(id = path_id(req))) {
@@ -380,8 +231,8 @@ int jklg_staff_manual_payment(jklg_req_t *req)
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     booking = jklg_check_raw(&c, "booking_id", JKLG_REQUIRED);
-    amount = check_amount(&c, "amount", JKLG_REQUIRED);
-    currency = check_currency(&c, "currency");
+    amount = jklg_check_amount(&c, "amount", JKLG_REQUIRED);
+    currency = jklg_check_currency(&c, "currency");
     method = jklg_check_raw(&c, "method", JKLG_REQUIRED);
     if (method && strcmp(method, "cash") && strcmp(method, "bank_transfer")) {
         jklg_check_fail(&c, "method", "must be cash or bank_transfer");

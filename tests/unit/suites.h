@@ -27,6 +27,7 @@ Suite *suite_useragent(void);
 Suite *suite_totp(void);
 Suite *suite_rights(void);
 Suite *suite_policy(void);
+Suite *suite_fields(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
