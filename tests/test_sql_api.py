@@ -274,3 +274,55 @@ def test_forgot_password_for_an_unknown_address_sends_nothing(cur):
                                  email="nobody@example.com",
                                  token_hash="66" * 32, reset_url="https://x/r")
     assert (outcome, body, emails) == ("accepted", None, None)
+
+
+# ------------------------------------------------- the session check, once
+
+@pytest.fixture
+def su(pg):
+    """A superuser's connection, to count function calls (track_functions)."""
+    conn = psycopg2.connect(pg.url(role="postgres"))
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        yield cursor
+    conn.close()
+
+
+def session_checks(su, fn, **params):
+    """How many times jklg_session_customer ran during one call of fn."""
+    su.execute("BEGIN")
+    su.execute("SET LOCAL track_functions = 'pl'")
+    outcome = call(su, fn, **params)[0]
+    su.execute("SELECT COALESCE(sum(calls), 0) FROM pg_stat_xact_user_functions"
+               " WHERE funcname = 'jklg_session_customer'")
+    calls = su.fetchone()[0]
+    su.execute("ROLLBACK")
+    return outcome, calls
+
+
+@pytest.mark.parametrize("fn,extra", [
+    ("me_get", {}),
+    ("me_patch", {"fields": '{"first_name": "Once"}'}),
+    ("me_password_lookup", {}),
+    ("me_mfa_totp_lookup", {}),
+])
+def test_the_session_is_checked_once_not_once_per_customer(cur, su, fn, extra):
+    # jklg_session_customer is VOLATILE: compared with customers.id directly it
+    # ran once per row of a sequential scan (sql/024). With other customers
+    # stored before this one, any count above one is that scan.
+    for _ in range(30):
+        new_customer(cur)
+    me = {"customer": new_customer(cur)}
+    me["session"] = new_session(cur, me["customer"])
+    cur.execute("ANALYZE customers")
+    outcome, calls = session_checks(su, fn, **me, **extra)
+    assert outcome != "unauthorized"
+    assert calls == 1, f"{fn} checked the session {calls} times"
+
+
+def test_no_endpoint_compares_a_row_with_the_volatile_session_check(cur):
+    cur.execute(r"""SELECT p.oid::regprocedure::text FROM pg_proc p
+                     JOIN pg_namespace n ON n.oid = p.pronamespace
+                    WHERE n.nspname IN ('jklg', 'public')
+                      AND prosrc ~ '=\s*jklg_session_customer\('""")
+    assert cur.fetchall() == []
