@@ -49,6 +49,10 @@ BARE_MODULE = Path(os.environ.get("JKLG_BARE_MODULE")
 # Events per wrk thread and round: more than a thread can send in DURATION
 # at the rates this machine reaches (checked after each round).
 EVENTS_PER_THREAD = int(os.environ.get("JKLG_BENCH_EVENTS", "40000"))
+# An agency's size, not empty tables: the bench customer is stored after
+# these, so a plan that scans customers or sessions shows in /me's figures
+# (sql/024 fixed one that an empty table had hidden).
+SEED_CUSTOMERS = int(os.environ.get("JKLG_BENCH_CUSTOMERS", "20000"))
 
 ME_LUA = """\
 wrk.headers["Authorization"] = "Bearer {token}"
@@ -152,6 +156,19 @@ def api(url, body):
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req) as resp:
         return json.load(resp)
+
+
+def seed_customers(pg, count):
+    """count verified customers, each with a live session."""
+    pg.psql(f"""
+        INSERT INTO customers (email, password_hash, first_name, last_name,
+                               email_verified_at)
+        SELECT 'seed' || n || '@bench.test', 'not-a-hash', 'Seed', 'Customer',
+               now() FROM generate_series(1, {count}) AS n;
+        INSERT INTO customer_sessions (customer_id, ip, user_agent, expires_at)
+        SELECT id, '192.0.2.1', 'bench', now() + interval '1 day'
+          FROM customers WHERE email LIKE 'seed%@bench.test';
+        ANALYZE;""")
 
 
 def customer_token(httpd, pg):
@@ -295,6 +312,7 @@ def main():
                                   .read_text().split()[0])
         script = work / "post.lua"
         script.write_text(POST_LUA)
+        seed_customers(pg, SEED_CUSTOMERS)
         cid, token = customer_token(httpd, pg)
         me_script = work / "me.lua"
         me_script.write_text(ME_LUA.format(token=token))
@@ -343,7 +361,8 @@ def main():
               f"one run, {os.cpu_count()} CPUs, "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
               f"load average {load_before:.1f} before, "
-              f"{os.getloadavg()[0]:.1f} after:")
+              f"{os.getloadavg()[0]:.1f} after, "
+              f"{SEED_CUSTOMERS} other customers with sessions:")
         for name in names:
             label = {"bare": "bare mod_dbd SELECT",
                      "me": "customers/me (JWT)",
