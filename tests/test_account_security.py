@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from customers_helpers import (
+from harness.customers import (
     PASSWORD, RESET_LINK, TOKEN_RE, Client, assert_customer, assert_error,
     assert_fields, assert_json, assert_no_store, assert_unauthorized,
     mail_tokens, new_email, parse_ts, register_verified, reset_token,

@@ -12,10 +12,10 @@ import pytest
 import requests
 import stripe as stripe_lib
 
-from customers_helpers import (Client, assert_error, assert_fields,
+from harness.customers import (Client, assert_error, assert_fields,
                                assert_json, register_verified)
 from harness.stripe import event_payload
-from payments_helpers import (Staff, customer_with_booking, deliver,
+from harness.payments import (Staff, customer_with_booking, deliver,
                               event_rows, foreign_intent, paid_intent,
                               random_uuid, rows)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from customers_helpers import Client, random_ip, register_verified
+from harness.customers import Client, random_ip, register_verified
 from harness.fixtures_httpd import (JKLG_CONF, JWT_KEYS, REMOTE_IP, STAFF,
                                     MAX_BODY)
 from harness.httpd import Httpd

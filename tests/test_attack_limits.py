@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from customers_helpers import (PASSWORD, Client, assert_error, assert_json,
+from harness.customers import (PASSWORD, Client, assert_error, assert_json,
                                new_email, random_ip, register_verified,
                                registration, unique_ips)
 from harness.fixtures_httpd import JWT_KEYS, REMOTE_IP

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from customers_helpers import (
+from harness.customers import (
     FORBIDDEN_FIELDS, PASSWORD, REGISTERED, RESET_LINK, VERIFY_LINK, WEEK,
     Client, assert_customer, assert_error, assert_fields, assert_json,
     assert_no_store, assert_session, assert_unauthorized, bcrypt_hash,

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from customers_helpers import (
+from harness.customers import (
     Client, assert_customer, assert_json, assert_no_store, assert_unauthorized,
     b64u, claims_for, forge, header_for, hs_sign, jwt_encode, jwt_split,
     login_again, noncanonical, register_verified)

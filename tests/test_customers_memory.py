@@ -16,7 +16,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from customers_helpers import Client, register_verified, unique_ips
+from harness.customers import Client, register_verified, unique_ips
 
 MIB = 1024 * 1024
 HASH_MEMORY = 64 * MIB          # JKLGPasswordHash interactive

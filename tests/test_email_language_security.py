@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from customers_helpers import (TOKEN_RE, Client, assert_json, html_part,
+from harness.customers import (TOKEN_RE, Client, assert_json, html_part,
                                new_email, register_verified, text_part,
                                wait_subject)
 

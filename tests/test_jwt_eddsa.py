@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey, Ed25519PublicKey)
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from customers_helpers import (Client, assert_json, assert_unauthorized,
+from harness.customers import (Client, assert_json, assert_unauthorized,
                                b64u, b64u_decode, jwt_encode, jwt_split,
                                register_verified)
 from harness.fixtures_httpd import (JKLG_CONF, JWT_KEYS, MAX_BODY,

@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 import requests
 
-from customers_helpers import (
+from harness.customers import (
     Client, assert_error, assert_json, assert_no_store, assert_unauthorized,
     register_verified)
 from harness.fixtures_httpd import REMOTE_IP, jklg_directives

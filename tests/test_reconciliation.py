@@ -14,7 +14,7 @@ import requests
 
 from harness.fixtures_httpd import REMOTE_IP, STAFF, jklg_directives
 from harness.httpd import Httpd
-from payments_helpers import (Staff, assert_error, assert_json, booking_row,
+from harness.payments import (Staff, assert_error, assert_json, booking_row,
                               concurrently, customer_with_booking, deliver,
                               exactly_one_mail, no_mail, open_intent,
                               paid_intent, receipt_subject, stripe_post,

@@ -14,11 +14,11 @@ import pytest
 
 from harness.fixtures_httpd import REMOTE_IP, jklg_directives
 from harness.httpd import Httpd
-from payments_helpers import (assert_error, assert_json, confirm_and_deliver,
+from harness.payments import (assert_error, assert_json, confirm_and_deliver,
                               exactly_one_mail, my_booking, new_customer,
                               one, pay_client, rows, text_of, wait_mails,
                               Staff)
-from travel_helpers import (clock, installment_rows,  # noqa: F401
+from harness.travel import (clock, installment_rows,  # noqa: F401
                             scheduled_booking)
 
 CARD_KEYS = {"id", "brand", "last4", "exp_month", "exp_year", "created_at"}

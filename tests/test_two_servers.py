@@ -21,10 +21,10 @@ from collections import Counter
 
 import pytest
 
-from customers_helpers import Client, assert_error, new_email, random_ip, register
+from harness.customers import Client, assert_error, new_email, random_ip, register
 from harness.fixtures_httpd import REMOTE_IP, jklg_directives
 from harness.httpd import MODULES_DIR, Httpd, free_port
-from payments_helpers import (MAIL_GRACE, assert_json, concurrently,
+from harness.payments import (MAIL_GRACE, assert_json, concurrently,
                               confirmation_subject, customer_with_booking,
                               event_audits, event_rows, mails_with, one,
                               open_intent, receipt_subject, tx_audit_count,
