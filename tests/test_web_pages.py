@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from harness.customers import PASSWORD, text_part
-from harness.fixtures_httpd import STAFF
+from harness.server import STAFF
 from harness.httpd import REPO_ROOT
 from harness.payments import Staff
 from harness.web import web, web_log_clean  # noqa: F401
