@@ -12,10 +12,10 @@ import uuid
 import pytest
 
 from harness.customers import (
-    PASSWORD, RESET_LINK, TOKEN_RE, Client, assert_customer, assert_error,
+    PASSWORD, TOKEN_RE, Client, assert_customer, assert_error,
     assert_fields, assert_json, assert_no_store, assert_unauthorized,
-    mail_tokens, new_email, parse_ts, register_verified, reset_token,
-    text_part)
+    mail_tokens, new_email, parse_ts, prefix24, register_verified,
+    reset_token, text_part)
 from harness.server import directives, own_server, serving, templates_dir
 
 EVENT_KEYS = {"id", "type", "ip", "user_agent", "created_at"}
@@ -33,11 +33,6 @@ CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
           "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36")
 NEW_SIGN_IN = "New sign-in"
 SETTLE = 1.5        # seconds a mail that should not come is given to come
-
-
-def prefix24():
-    """A random 10.a.b.0/24 (practically never another test's)."""
-    return "10.%d.%d." % (uuid.uuid4().int % 256, uuid.uuid4().int % 251)
 
 
 def events(client, **params):

@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.customers import Client, random_ip, register_verified
+from harness.customers import random_ip, register_verified
 from harness.server import (JWT_KEYS, STAFF, directives, own_server,
                             serving, templates_dir)
 from harness.fixtures_pg import migrated_cluster
+from harness.proc import children
 
 DB_TIMEOUT = 2.0            # JKLGDatabaseTimeout in this file's server
 MARGIN = 2.0                # scheduling on a busy 2-core machine
@@ -77,21 +78,6 @@ def frozen_server(frozen_pg, smtp, stripe_api):
 
 def postmaster_pid(pg):
     return int((pg.data_dir / "postmaster.pid").read_text().split()[0])
-
-
-def children(pid):
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def signal_quietly(pid, sig):

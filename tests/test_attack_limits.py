@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from harness.customers import (PASSWORD, Client, assert_error, assert_json,
-                               new_email, random_ip, register_verified,
-                               registration, unique_ips)
+                               assert_rate_limited, new_email, random_ip,
+                               register_verified, registration, unique_ips)
 from harness.httpd import child_writable
 from harness.server import SUITE_JWT, minimal, own_server
 
@@ -45,12 +45,6 @@ def stop_clean(httpd):
     errors = httpd.new_errors()
     httpd.stop()
     assert not errors, "\n".join(errors)
-
-
-def assert_rate_limited(resp, window):
-    assert_error(resp, 429, "rate_limited")
-    retry = resp.headers["Retry-After"]
-    assert retry.isdigit() and 0 < int(retry) <= window, retry
 
 
 def post(server, ip, path, body):

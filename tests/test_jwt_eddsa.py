@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey, Ed25519PublicKey)
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from harness.customers import (Client, assert_json, assert_unauthorized,
+from harness.customers import (assert_json, assert_unauthorized,
                                b64u, b64u_decode, jwt_encode, jwt_split,
-                               register_verified)
+                               me, register_verified)
 from harness.server import (DBD_NONE, JWT_KEYS, directives, minimal,
                             own_server, serving, templates_dir)
 
@@ -70,10 +70,6 @@ def eddsa_clean(eddsa_server):
     yield eddsa_server
     errors = eddsa_server.new_errors([])
     assert not errors, "unexpected errors in the error log:\n" + "\n".join(errors)
-
-
-def me(server, token):
-    return Client(server).get("/me", token=token)
 
 
 def verify_ed25519(public_raw, token):

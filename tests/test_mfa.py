@@ -15,9 +15,7 @@ import threading
 import time
 from urllib.parse import parse_qs, quote, urlsplit
 
-import psycopg2
 import pytest
-import requests
 
 from harness.customers import (
     Client, assert_error, assert_json, assert_no_store, assert_unauthorized,

@@ -3,7 +3,6 @@ per message, written atomically."""
 
 import email
 import email.policy
-import shutil
 import time
 
 import pytest

@@ -4,7 +4,6 @@ free loopback port, for the test suite and for `make run`."""
 import os
 import pwd
 import re
-import shutil
 import signal
 import socket
 import subprocess

@@ -4,7 +4,6 @@ SMTP stand-in and Stripe stand-in (whose Stripe.js it loads), with
 JKLGPublicURL pointing at itself so that emailed links open its pages."""
 
 import re
-from pathlib import Path
 
 import pytest
 
