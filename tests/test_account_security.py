@@ -11,13 +11,12 @@ import uuid
 
 import pytest
 
-from customers_helpers import (
-    PASSWORD, RESET_LINK, TOKEN_RE, Client, assert_customer, assert_error,
+from harness.customers import (
+    PASSWORD, TOKEN_RE, Client, assert_customer, assert_error,
     assert_fields, assert_json, assert_no_store, assert_unauthorized,
-    mail_tokens, new_email, parse_ts, register_verified, reset_token,
-    text_part)
-from harness.fixtures_httpd import REMOTE_IP, STAFF, jklg_directives
-from harness.httpd import Httpd
+    mail_tokens, new_email, parse_ts, prefix24, register_verified,
+    reset_token, text_part)
+from harness.server import directives, own_server, serving, templates_dir
 
 EVENT_KEYS = {"id", "type", "ip", "user_agent", "created_at"}
 SECURE_LINK = re.compile(r"https://travel\.test/secure-account\?token=("
@@ -34,11 +33,6 @@ CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
           "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36")
 NEW_SIGN_IN = "New sign-in"
 SETTLE = 1.5        # seconds a mail that should not come is given to come
-
-
-def prefix24():
-    """A random 10.a.b.0/24 (practically never another test's)."""
-    return "10.%d.%d." % (uuid.uuid4().int % 256, uuid.uuid4().int % 251)
 
 
 def events(client, **params):
@@ -431,16 +425,10 @@ def test_housekeeping_purges_events_past_the_retention(server, mail,
 @pytest.fixture
 def short_retention(pg, smtp, stripe_api, tmp_path):
     """A second server on the same database that keeps events 30 days."""
-    tmp_path.chmod(0o755)
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    httpd = Httpd(tmp_path, pg.dbd_params(), staff=STAFF,
-                  jklg=jklg_directives(smtp, stripe_api, templates,
-                                       "JKLGSecurityEventRetention 30d\n"),
-                  extra=REMOTE_IP)
-    httpd.start()
-    yield httpd
-    httpd.stop()
+    conf = directives(smtp, stripe_api, templates_dir(tmp_path),
+                      JKLGSecurityEventRetention="30d")
+    with serving(own_server(tmp_path, pg.dbd_params(), conf)) as httpd:
+        yield httpd
 
 
 def test_retention_directive(server, mail, account, db, short_retention):

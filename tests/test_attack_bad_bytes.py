@@ -3,7 +3,6 @@ keys, event metadata and declared bodies. Each must answer a 4xx of the
 contract (or the success it deserves), never 500, and change nothing it
 should not. The error-log fixture fails any test that logs an error."""
 
-import base64
 import socket
 import time
 import uuid
@@ -12,18 +11,14 @@ import pytest
 import requests
 import stripe as stripe_lib
 
-from customers_helpers import (Client, assert_error, assert_fields,
-                               assert_json, register_verified)
+from harness.customers import (Client, assert_error, assert_fields,
+                               assert_json, b64u, register_verified)
 from harness.stripe import event_payload
-from payments_helpers import (Staff, customer_with_booking, deliver,
+from harness.payments import (Staff, customer_with_booking, deliver,
                               event_rows, foreign_intent, paid_intent,
                               random_uuid, rows)
 
 USER_AGENT_MAX = 512
-
-
-def b64u(text):
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def stored_header(raw, limit):

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from customers_helpers import Client, random_ip, register_verified
-from harness.fixtures_httpd import (JKLG_CONF, JWT_KEYS, REMOTE_IP, STAFF,
-                                    MAX_BODY)
-from harness.httpd import Httpd
+from harness.customers import random_ip, register_verified
+from harness.server import (JWT_KEYS, STAFF, directives, own_server,
+                            serving, templates_dir)
 from harness.fixtures_pg import migrated_cluster
+from harness.proc import children
 
 DB_TIMEOUT = 2.0            # JKLGDatabaseTimeout in this file's server
 MARGIN = 2.0                # scheduling on a busy 2-core machine
@@ -60,26 +60,17 @@ def frozen_pg():
 @pytest.fixture(scope="module")
 def frozen_server(frozen_pg, smtp, stripe_api):
     base = Path(tempfile.mkdtemp(prefix="jklg-frozen-httpd-"))
-    base.chmod(0o755)
-    templates = base / "templates"
-    templates.mkdir()
-    jklg = JKLG_CONF.format(smtp_port=smtp.port, jwt_k2=JWT_KEYS["k2"],
-                            jwt_k1=JWT_KEYS["k1"], templates=templates,
-                            max_body=MAX_BODY,
-                            stripe_key=stripe_api.secret_key,
-                            stripe_whsec=stripe_api.webhook_secret,
-                            stripe_url=stripe_api.url)
-    httpd = Httpd(base, dbd_params(frozen_pg), staff=STAFF,
-                  jklg=jklg + f"JKLGDatabaseTimeout {int(DB_TIMEOUT)}s\n"
-                  # The storms log one account in hundreds of times.
-                  "JKLGRateLimit login_email 100000 1h\n",
-                  # As docs/configuration.md advises: ThreadsPerChild (16)
-                  # + JKLGMailThreads (2) + 1.
-                  extra=REMOTE_IP + "DBDMax 19\n")
+    conf = directives(smtp, stripe_api, templates_dir(base),
+                      JKLGDatabaseTimeout=f"{int(DB_TIMEOUT)}s",
+                      # The storms log one account in hundreds of times.
+                      limits={"login_email": "100000 1h"})
+    # As docs/configuration.md advises: ThreadsPerChild (16)
+    # + JKLGMailThreads (2) + 1.
+    httpd = own_server(base, dbd_params(frozen_pg), conf,
+                       extra="DBDMax 19\n")
     httpd.jwt_keys = JWT_KEYS
-    httpd.start()
-    yield httpd
-    httpd.stop()
+    with serving(httpd):
+        yield httpd
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -87,21 +78,6 @@ def frozen_server(frozen_pg, smtp, stripe_api):
 
 def postmaster_pid(pg):
     return int((pg.data_dir / "postmaster.pid").read_text().split()[0])
-
-
-def children(pid):
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def signal_quietly(pid, sig):

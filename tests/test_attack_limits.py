@@ -9,7 +9,7 @@
   database connections, so cheap endpoints keep answering.
 
 Client addresses come from X-Forwarded-For, which mod_remoteip trusts from
-127.0.0.1 in these servers (fixtures_httpd.REMOTE_IP). Each test acts from
+127.0.0.1 in these servers (harness.server.REMOTE_IP). Each test acts from
 random addresses and /64s, so counters of other tests never interfere. No
 timing is asserted."""
 
@@ -21,32 +21,22 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from customers_helpers import (PASSWORD, Client, assert_error, assert_json,
-                               new_email, random_ip, register_verified,
-                               registration, unique_ips)
-from harness.fixtures_httpd import JWT_KEYS, REMOTE_IP
-from harness.httpd import Httpd
+from harness.customers import (PASSWORD, Client, assert_error, assert_json,
+                               assert_rate_limited, new_email, random_ip,
+                               register_verified, registration, unique_ips)
+from harness.httpd import child_writable
+from harness.server import SUITE_JWT, minimal, own_server
 
 NEW_PASSWORD = "A different passphrase 42"
 WRONG = "Not the password 123"
 
-BASE_CONF = """\
-JKLGPublicURL https://travel.test/
-JKLGJWTKey k2 {k2}
-JKLGJWTKey k1 {k1}
-JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
-JKLGMailSpool "{spool}"
-"""
-
-
 def start_server(base, pg, jklg, extra=""):
     """A server of its own on the suite's database, with the suite's JWT
     keys (tokens from the `server` fixture are valid here)."""
-    base.chmod(0o755)
-    httpd = Httpd(base, pg.dbd_params(), "", extra=REMOTE_IP + extra)
-    spool = httpd.child_writable(base / "spool")
-    httpd.jklg = BASE_CONF.format(k2=JWT_KEYS["k2"], k1=JWT_KEYS["k1"],
-                                  spool=spool) + jklg
+    conf = minimal(child_writable(base / "spool"),
+                   public_url="https://travel.test/", jwt_keys=SUITE_JWT,
+                   more=jklg)
+    httpd = own_server(base, pg.dbd_params(), conf, extra=extra)
     httpd.start()
     return httpd
 
@@ -55,12 +45,6 @@ def stop_clean(httpd):
     errors = httpd.new_errors()
     httpd.stop()
     assert not errors, "\n".join(errors)
-
-
-def assert_rate_limited(resp, window):
-    assert_error(resp, 429, "rate_limited")
-    retry = resp.headers["Retry-After"]
-    assert retry.isdigit() and 0 < int(retry) <= window, retry
 
 
 def post(server, ip, path, body):

@@ -6,7 +6,7 @@ security. Each test failed before its fix."""
 import pytest
 
 from harness.stripe import StripeApiError
-from payments_helpers import (assert_error, assert_json, booking_row,
+from harness.payments import (assert_error, assert_json, booking_row,
                               concurrently, customer_with_booking, deliver,
                               intents_for, my_booking, one, open_intent,
                               pi_creates, rows, tx_row)

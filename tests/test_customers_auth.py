@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from customers_helpers import (
+from harness.customers import (
     FORBIDDEN_FIELDS, PASSWORD, REGISTERED, RESET_LINK, VERIFY_LINK, WEEK,
     Client, assert_customer, assert_error, assert_fields, assert_json,
-    assert_no_store, assert_session, assert_unauthorized, bcrypt_hash,
+    assert_no_store, assert_rate_limited, assert_session, assert_unauthorized, bcrypt_hash,
     customer_id, jwt_split, login_again, mail_tokens, new_email, parse_ts,
     register, register_unverified, register_verified, registration,
     reset_token, text_part, html_part, unique_ips, verification_token, verify,
@@ -671,13 +671,6 @@ def test_change_password_needs_a_token(server):
 
 
 # ------------------------------------------------------------- rate limits
-
-def assert_rate_limited(resp, window):
-    assert_error(resp, 429, "rate_limited")
-    retry = resp.headers["Retry-After"]
-    assert retry.isdigit(), retry
-    assert 0 < int(retry) <= window
-
 
 def exhaust(limit, window, keys, send, allowed):
     """Sends `limit` requests that must pass (`allowed(resp)` asserts how),

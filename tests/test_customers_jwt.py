@@ -12,19 +12,15 @@ import uuid
 
 import pytest
 
-from customers_helpers import (
+from harness.customers import (
     Client, assert_customer, assert_json, assert_no_store, assert_unauthorized,
     b64u, claims_for, forge, header_for, hs_sign, jwt_encode, jwt_split,
-    login_again, noncanonical, register_verified)
+    login_again, me, noncanonical, register_verified)
 
 
 @pytest.fixture
 def account(server, mail):
     return register_verified(server, mail)
-
-
-def me(server, token):
-    return Client(server).get("/me", token=token)
 
 
 def valid_claims(server, account, **changes):

@@ -12,33 +12,17 @@ The peak is the kernel's own high-water mark (VmHWM in /proc/<pid>/status),
 reset just before the burst (clear_refs 5) and sampled during it, so a child
 that ends during the burst is still measured. No timing is asserted."""
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from customers_helpers import Client, register_verified, unique_ips
+from harness.customers import Client, register_verified, unique_ips
+from harness.proc import children
 
 MIB = 1024 * 1024
 HASH_MEMORY = 64 * MIB          # JKLGPasswordHash interactive
 CONCURRENCY = 2                 # JKLGPasswordHashConcurrency in the fixture
 SLACK = 48 * MIB
 LOGINS = 50
-
-
-def children(ppid):
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may contain spaces or ')'.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
-            pids.append(int(entry))
-    return pids
 
 
 def status_bytes(pid, key):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from customers_helpers import (
+from harness.customers import (
     ADDRESS_KEYS, BOOKING_KEYS, DATE_RE, DEFAULT_PREFERENCES, FORBIDDEN_FIELDS,
     TRANSACTION_KEYS, assert_customer, assert_error, assert_fields,
     assert_json, assert_no_store, assert_session, assert_unauthorized,

@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 
-from customers_helpers import (
+from harness.customers import (
     PASSWORD, Client, assert_error, assert_fields, assert_json,
     assert_no_store, assert_unauthorized, register, register_verified,
     verification_token, verify)
-from payments_helpers import Staff, one, rows
+from harness.payments import Staff, one, rows
 
 API = "/api/customers"
 EXPORT_KEYS = {"customer", "addresses", "preferences", "sessions", "bookings",

@@ -13,11 +13,11 @@ import uuid
 import pytest
 import requests
 
-from customers_helpers import (PASSWORD, RESET_LINK, Client, assert_json,
+from harness.customers import (PASSWORD, RESET_LINK, Client, assert_json,
                                customer_id, html_part, mail_tokens, new_email,
                                register, register_verified, reset_token,
                                text_part, wait_subject)
-from payments_helpers import (confirm_and_deliver, customer_with_booking,
+from harness.payments import (confirm_and_deliver, customer_with_booking,
                               my_transaction, open_intent)
 
 NBSP = "\u00a0"

@@ -5,13 +5,12 @@ the real SMTP stand-in. The links in the translated mails must be the
 working ones."""
 
 import re
-import uuid
 
 import pytest
 
-from customers_helpers import (TOKEN_RE, Client, assert_json, html_part,
-                               new_email, register_verified, text_part,
-                               wait_subject)
+from harness.customers import (TOKEN_RE, Client, assert_json, html_part,
+                               new_email, prefix24, register_verified,
+                               text_part, wait_subject)
 
 SECURE_LINK = re.compile(r"https://travel\.test/secure-account\?token=("
                          + TOKEN_RE + ")")
@@ -47,10 +46,6 @@ CONFIRM_SUBJECTS = {
 # The label before the IP in the text part of new_sign_in.
 IP_LABELS = {"pt": "Endereço IP:", "es": "Dirección IP:",
              "fr": "Adresse IP\u00a0:", "de": "IP-Adresse:"}
-
-
-def prefix24():
-    return "10.%d.%d." % (uuid.uuid4().int % 256, uuid.uuid4().int % 251)
 
 
 def speaker(server, mail, language):

@@ -20,17 +20,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey, Ed25519PublicKey)
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from customers_helpers import (Client, assert_json, assert_unauthorized,
+from harness.customers import (assert_json, assert_unauthorized,
                                b64u, b64u_decode, jwt_encode, jwt_split,
-                               register_verified)
-from harness.fixtures_httpd import (JKLG_CONF, JWT_KEYS, MAX_BODY,
-                                    REMOTE_IP, STAFF)
-from harness.httpd import Httpd
+                               me, register_verified)
+from harness.server import (DBD_NONE, JWT_KEYS, directives, minimal,
+                            own_server, serving, templates_dir)
 
 JWKS = "/api/.well-known/jwks.json"
 ED_KID = "e1"
 HS_KID = "k1"                       # the suite's key, second here
-DBD_NONE = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1"
 
 
 def pem(private_key):
@@ -52,25 +50,16 @@ def ed_key():
 @pytest.fixture(scope="module")
 def eddsa_server(pg, smtp, stripe_api, ed_key):
     base = Path(tempfile.mkdtemp(prefix="jklg-eddsa-httpd-"))
-    base.chmod(0o755)
-    templates = base / "templates"
-    templates.mkdir()
     key_file = base / "jklg-jwt-ed25519.pem"
     key_file.write_bytes(pem(ed_key))
     key_file.chmod(0o600)           # read by the parent, as root, at start-up
-    conf = JKLG_CONF.replace("JKLGJWTKey k2 {jwt_k2}\n",
-                             f"JKLGJWTKey {ED_KID} ed25519:file:{key_file}\n")
-    httpd = Httpd(base, pg.dbd_params(), staff=STAFF,
-                  jklg=conf.format(smtp_port=smtp.port, jwt_k1=JWT_KEYS["k1"],
-                                   templates=templates, max_body=MAX_BODY,
-                                   stripe_key=stripe_api.secret_key,
-                                   stripe_whsec=stripe_api.webhook_secret,
-                                   stripe_url=stripe_api.url),
-                  extra=REMOTE_IP)
+    conf = directives(smtp, stripe_api, templates_dir(base),
+                      jwt_keys=[(ED_KID, f"ed25519:file:{key_file}"),
+                                (HS_KID, JWT_KEYS[HS_KID])])
+    httpd = own_server(base, pg.dbd_params(), conf)
     httpd.issuer = "https://travel.test"
-    httpd.start()
-    yield httpd
-    httpd.stop()
+    with serving(httpd):
+        yield httpd
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -81,10 +70,6 @@ def eddsa_clean(eddsa_server):
     yield eddsa_server
     errors = eddsa_server.new_errors([])
     assert not errors, "unexpected errors in the error log:\n" + "\n".join(errors)
-
-
-def me(server, token):
-    return Client(server).get("/me", token=token)
 
 
 def verify_ed25519(public_raw, token):
@@ -184,11 +169,8 @@ def test_jwks_other_methods(eddsa_clean):
 
 # ------------------------------------------------ key files at start-up
 
-GOOD = """\
-JKLGPublicURL https://travel.test
-JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
-JKLGMailSpool "{spool}"
-"""
+# No key: each test adds the JKLGJWTKey it checks.
+GOOD = minimal("{spool}", jwt_keys=())
 
 
 @pytest.fixture
@@ -198,8 +180,9 @@ def key_dir(tmp_path):
 
 
 def config_test(key_dir, directive, env=None):
-    httpd = Httpd(key_dir, DBD_NONE,
-                  GOOD.format(spool=key_dir) + directive + "\n")
+    httpd = own_server(key_dir, DBD_NONE,
+                       GOOD.format(spool=key_dir) + directive + "\n",
+                       remote_ip=False)
     return httpd.config_test(env=env)
 
 
@@ -241,8 +224,9 @@ def test_server_started_with_a_key_from_the_environment(key_dir):
     again): the variable must still hold the key the second time."""
     key = Ed25519PrivateKey.generate()
     env = {"JKLG_TEST_ED25519_KEY": pem(key).decode()}
-    httpd = Httpd(key_dir, DBD_NONE, GOOD.format(spool=key_dir)
-                  + "JKLGJWTKey e1 ed25519:env:JKLG_TEST_ED25519_KEY\n")
+    httpd = own_server(key_dir, DBD_NONE, GOOD.format(spool=key_dir)
+                       + "JKLGJWTKey e1 ed25519:env:JKLG_TEST_ED25519_KEY\n",
+                       remote_ip=False)
     httpd.write_config()
     res = httpd._apache("-k", "start", env=env)
     try:

@@ -6,7 +6,7 @@ import re
 
 import requests
 
-from payments_helpers import (Staff, confirm_and_deliver,
+from harness.payments import (Staff, confirm_and_deliver,
                               customer_with_booking, deliver, open_intent)
 
 METRICS = "/api/admin/metrics"

@@ -15,15 +15,13 @@ import threading
 import time
 from urllib.parse import parse_qs, quote, urlsplit
 
-import psycopg2
 import pytest
-import requests
 
-from customers_helpers import (
+from harness.customers import (
     Client, assert_error, assert_json, assert_no_store, assert_unauthorized,
     register_verified)
-from harness.fixtures_httpd import REMOTE_IP, jklg_directives
-from harness.httpd import Httpd
+from harness.server import (DBD_NONE, directives, minimal, own_server,
+                            serving, templates_dir)
 
 MFA_KEY_DIRECTIVE = "JKLGMFAKey"
 STEP = 30
@@ -442,19 +440,10 @@ def test_secret_and_recovery_codes_are_not_stored_in_plain(db, account):
 
 # ------------------------------------------------- JKLGMFAKey at start-up
 
-GOOD = """\
-JKLGPublicURL https://travel.test
-JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
-JKLGMailSpool "{spool}"
-JKLGJWTKey k1 a-test-signing-key-0123456789abcdefghijklmn
-"""
-DBD_NONE = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1"
-
-
 def config_test(tmp_path, directive, env=None):
-    tmp_path.chmod(0o755)
-    httpd = Httpd(tmp_path, DBD_NONE, GOOD.format(spool=tmp_path)
-                  + directive + "\n")
+    httpd = own_server(tmp_path, DBD_NONE,
+                       minimal(tmp_path, more=directive + "\n"),
+                       remote_ip=False)
     return httpd.config_test(env=env)
 
 
@@ -503,14 +492,10 @@ def test_missing_key_file_stops_startup(tmp_path):
 @pytest.fixture(scope="module")
 def keyless(pg, smtp, stripe_api, workdir):
     base = workdir / "mfa-keyless"
-    (base / "templates").mkdir(parents=True)
-    conf = jklg_directives(smtp, stripe_api, base / "templates")
-    conf = "".join(line + "\n" for line in conf.splitlines()
-                   if not line.startswith(MFA_KEY_DIRECTIVE))
-    httpd = Httpd(base, pg.dbd_params(), extra=REMOTE_IP, jklg=conf)
-    httpd.start()
-    yield httpd
-    httpd.stop()
+    conf = directives(smtp, stripe_api, templates_dir(base),
+                      without=(MFA_KEY_DIRECTIVE,))
+    with serving(own_server(base, pg.dbd_params(), conf)) as httpd:
+        yield httpd
 
 
 def test_without_a_key_mfa_is_unavailable(keyless, server, mail):

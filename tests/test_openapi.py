@@ -15,7 +15,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from harness.fixtures_httpd import MAX_BODY
+from harness.server import MAX_BODY
 from harness.openapi_check import DOCUMENT, Contract
 
 ROOT = Path(__file__).resolve().parents[1]

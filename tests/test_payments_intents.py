@@ -10,8 +10,8 @@ import requests
 
 import psycopg2
 
-from customers_helpers import assert_no_store, assert_unauthorized
-from payments_helpers import (assert_error, assert_fields,
+from harness.customers import assert_no_store, assert_unauthorized
+from harness.payments import (assert_error, assert_fields,
                               assert_json, assert_transaction, concurrently,
                               customer_with_booking, intent_resp, intents_for,
                               my_transaction, new_customer, open_intent,
@@ -443,7 +443,7 @@ def test_wrong_method(server, mail):
 # ------------------------------------------- one payable intent at a time
 
 def test_no_second_intent_while_a_payment_is_processing(server, mail, stripe):
-    from payments_helpers import deliver
+    from harness.payments import deliver
     account, client, staff, booking = customer_with_booking(
         server, mail, amount_total=50000)
     tx, _ = open_intent(client, booking["id"])
@@ -454,7 +454,7 @@ def test_no_second_intent_while_a_payment_is_processing(server, mail, stripe):
 
 def test_declined_intent_is_offered_again_not_duplicated(server, mail, stripe,
                                                          db):
-    from payments_helpers import booking_row, deliver
+    from harness.payments import booking_row, deliver
     account, client, staff, booking = customer_with_booking(
         server, mail, amount_total=50000)
     tx, secret = open_intent(client, booking["id"])
@@ -468,7 +468,7 @@ def test_declined_intent_is_offered_again_not_duplicated(server, mail, stripe,
 
 
 def test_replaced_declined_intent_is_canceled_at_stripe(server, mail, stripe):
-    from payments_helpers import deliver
+    from harness.payments import deliver
     account, client, staff, booking = customer_with_booking(
         server, mail, amount_total=50000)
     old, _ = open_intent(client, booking["id"])
@@ -486,7 +486,7 @@ def test_lost_webhook_is_made_up_for_when_asked_again(server, mail, stripe,
     """Stripe says the intent succeeded but its webhook never came: asking
     to pay again records the payment (and sends its emails) instead of
     offering the paid intent once more."""
-    from payments_helpers import (booking_row, confirmation_subject,
+    from harness.payments import (booking_row, confirmation_subject,
                                   exactly_one_mail, receipt_subject)
     account, client, staff, booking = customer_with_booking(
         server, mail, amount_total=30000)

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from customers_helpers import html_part
-from payments_helpers import (Staff, assert_json, booking_row,
+from harness.customers import html_part
+from harness.payments import (Staff, assert_json, booking_row,
                               confirmation_subject, deliver, exactly_one_mail,
                               intents_for, my_booking, my_transaction,
                               new_customer, open_intent, pay_client,

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from customers_helpers import new_email
-from payments_helpers import (Staff, assert_booking, concurrently, assert_error,
+from harness.customers import new_email
+from harness.payments import (Staff, assert_booking, concurrently, assert_error,
                               assert_fields, assert_json, assert_transaction,
                               booking_body, booking_row, confirm_and_deliver,
                               confirmation_subject, customer_with_booking,

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from harness.stripe import event_payload, sign
-from payments_helpers import (assert_error, assert_json,
+from harness.payments import (assert_error, assert_json,
                               booking_row, concurrently, confirm_and_deliver,
                               customer_with_booking, deliver, event_audits,
                               event_rows, exactly_one_mail, foreign_intent,

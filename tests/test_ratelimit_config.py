@@ -8,29 +8,11 @@ import time
 import pytest
 
 from harness import httpd as harness
-from harness.httpd import Httpd, HttpdError, free_port
+from harness.httpd import HttpdError, free_port
+from harness.server import minimal
 
-DBD = "host=127.0.0.1 port=1 dbname=none user=none connect_timeout=1"
-GOOD = """\
-JKLGPublicURL https://travel.test
-JKLGJWTKey k1 0123456789abcdef0123456789abcdef
-JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
-JKLGMailSpool "{spool}"
-"""
-
-
-@pytest.fixture
-def make_httpd(tmp_path):
-    tmp_path.chmod(0o755)
-    started = []
-
-    def make(jklg, extra=""):
-        httpd = Httpd(tmp_path, DBD, jklg.format(spool=tmp_path), extra=extra)
-        started.append(httpd)
-        return httpd
-    yield make
-    for httpd in started:
-        httpd.stop()
+# make_httpd (harness/fixtures_httpd.py) puts the spool in tmp_path.
+GOOD = minimal("{spool}")
 
 
 def start(httpd):

@@ -12,9 +12,8 @@ import psycopg2
 import pytest
 import requests
 
-from harness.fixtures_httpd import REMOTE_IP, STAFF, jklg_directives
-from harness.httpd import Httpd
-from payments_helpers import (Staff, assert_error, assert_json, booking_row,
+from harness.server import STAFF, directives, own_server, serving
+from harness.payments import (Staff, assert_error, assert_json, booking_row,
                               concurrently, customer_with_booking, deliver,
                               exactly_one_mail, no_mail, open_intent,
                               paid_intent, receipt_subject, stripe_post,
@@ -209,14 +208,10 @@ def scheduled(pg, smtp, stripe_api, server, tmp_path):
     """A second server on the same database whose job runs every 2s. It
     shares the suite server's template directory: its children must be
     able to read it to send the receipt the run queues."""
-    tmp_path.chmod(0o755)
-    httpd = Httpd(tmp_path, pg.dbd_params(), staff=STAFF,
-                  jklg=jklg_directives(smtp, stripe_api, server.templates,
-                                       "JKLGReconcileInterval 2s\n"),
-                  extra=REMOTE_IP)
-    httpd.start()
-    yield httpd
-    httpd.stop()
+    conf = directives(smtp, stripe_api, server.templates,
+                      JKLGReconcileInterval="2s")
+    with serving(own_server(tmp_path, pg.dbd_params(), conf)) as httpd:
+        yield httpd
 
 
 def test_interval_job_runs_by_itself(server, mail, stripe, db, scheduled):

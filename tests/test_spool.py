@@ -3,21 +3,14 @@ per message, written atomically."""
 
 import email
 import email.policy
-import shutil
 import time
 
 import pytest
 import requests
 
-from harness.httpd import Httpd
+from harness.httpd import child_writable
+from harness.server import minimal, own_server, serving
 
-JKLG = """\
-JKLGPublicURL http://127.0.0.1:8080
-JKLGJWTKey spool-key-0123456789abcdef0123456789
-JKLGMailFrom "Spool Travel <mail@spool.test>"
-JKLGMailSpool "{spool}"
-JKLGMailSweepInterval 1s
-"""
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +19,16 @@ def spool_server(pg, workdir):
     pg.ensure_app_db(db="jklg_spool")
     pg.migrate(pg.url(db="jklg_spool"))
     base = workdir / "httpd-spool"
-    base.mkdir()
-    httpd = Httpd(base, pg.dbd_params(db="jklg_spool"), jklg="")
-    httpd.spool = httpd.child_writable(base / "mail")
-    httpd.jklg = JKLG.format(spool=httpd.spool)
-    httpd.start()
-    yield httpd
-    httpd.stop()
+    spool = child_writable(base / "mail")
+    conf = minimal(spool, public_url="http://127.0.0.1:8080",
+                   jwt_keys=[(None, "spool-key-0123456789abcdef0123456789")],
+                   mail_from='"Spool Travel <mail@spool.test>"',
+                   more="JKLGMailSweepInterval 1s\n")
+    httpd = own_server(base, pg.dbd_params(db="jklg_spool"), conf,
+                       remote_ip=False)
+    httpd.spool = spool
+    with serving(httpd):
+        yield httpd
 
 
 def wait_files(directory, count, timeout=20):

@@ -8,11 +8,11 @@ import uuid
 import pytest
 import requests
 
-from customers_helpers import (
+from harness.customers import (
     PASSWORD, VERIFY_LINK, Client, assert_error, assert_fields, assert_json,
     assert_unauthorized, mail_tokens, register_unverified, register_verified,
     verify)
-from payments_helpers import Staff, one, rows
+from harness.payments import Staff, one, rows
 
 UNKNOWN = "5b0c6f5e-8a2e-4c1a-9d1e-3f0a7c2b9e41"
 STAFF_CUSTOMER_KEYS = {"id", "email", "first_name", "last_name", "phone",

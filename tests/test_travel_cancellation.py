@@ -9,11 +9,11 @@ import uuid
 
 import requests
 
-from payments_helpers import (ADMIN, Staff, assert_error, assert_fields,
+from harness.payments import (ADMIN, Staff, assert_error, assert_fields,
                               assert_json, assert_refund, confirm_and_deliver,
                               deliver, exactly_one_mail, my_booking,
                               new_customer, one, rows, text_of)
-from travel_helpers import (assert_schedule, clock,  # noqa: F401
+from harness.travel import (assert_schedule, clock,  # noqa: F401
                             installment_rows, pay_installment,
                             scheduled_booking)
 

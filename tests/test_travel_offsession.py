@@ -12,13 +12,12 @@ import uuid
 
 import pytest
 
-from harness.fixtures_httpd import REMOTE_IP, jklg_directives
-from harness.httpd import Httpd
-from payments_helpers import (assert_error, assert_json, confirm_and_deliver,
+from harness.server import directives, own_server, serving, templates_dir
+from harness.payments import (assert_error, assert_json, confirm_and_deliver,
                               exactly_one_mail, my_booking, new_customer,
                               one, pay_client, rows, text_of, wait_mails,
                               Staff)
-from travel_helpers import (clock, installment_rows,  # noqa: F401
+from harness.travel import (clock, installment_rows,  # noqa: F401
                             scheduled_booking)
 
 CARD_KEYS = {"id", "brand", "last4", "exp_month", "exp_year", "created_at"}
@@ -291,17 +290,10 @@ def two_more(pg, smtp, stripe_api, workdir):
     servers = []
     for name in ("x", "y"):
         base = workdir / f"travel-{name}"
-        (base / "templates").mkdir(parents=True, exist_ok=True)
-        servers.append(Httpd(base, pg.dbd_params(), extra=REMOTE_IP,
-                             jklg=jklg_directives(smtp, stripe_api,
-                                                  base / "templates")))
-    try:
-        for httpd in servers:
-            httpd.start()
+        conf = directives(smtp, stripe_api, templates_dir(base))
+        servers.append(own_server(base, pg.dbd_params(), conf))
+    with serving(*servers):
         yield servers
-    finally:
-        for httpd in servers:
-            httpd.stop()
 
 
 def test_balance_charged_once_across_three_servers(server, two_more, mail,

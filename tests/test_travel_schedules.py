@@ -5,10 +5,10 @@ one), payment_status and the schedule kept right by every payment path."""
 
 import datetime
 
-from payments_helpers import (assert_error, assert_fields, assert_json,
+from harness.payments import (assert_error, assert_fields, assert_json,
                               assert_transaction, booking_row, my_booking,
                               new_customer, one, random_uuid, Staff)
-from travel_helpers import (assert_schedule, booking_count, clock,  # noqa: F401
+from harness.travel import (assert_schedule, booking_count, clock,  # noqa: F401
                             create_booking_resp, installment_rows, iso,
                             pay_installment, scheduled_booking)
 

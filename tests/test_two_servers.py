@@ -21,10 +21,10 @@ from collections import Counter
 
 import pytest
 
-from customers_helpers import Client, assert_error, new_email, random_ip, register
-from harness.fixtures_httpd import REMOTE_IP, jklg_directives
-from harness.httpd import MODULES_DIR, Httpd, free_port
-from payments_helpers import (MAIL_GRACE, assert_json, concurrently,
+from harness.customers import Client, assert_error, new_email, random_ip, register
+from harness.httpd import MODULES_DIR, free_port
+from harness.server import directives, own_server, serving, templates_dir
+from harness.payments import (MAIL_GRACE, assert_json, concurrently,
                               confirmation_subject, customer_with_booking,
                               event_audits, event_rows, mails_with, one,
                               open_intent, receipt_subject, tx_audit_count,
@@ -108,17 +108,10 @@ def pair(pg, smtp, stripe_api, redis, workdir):
     servers = []
     for name in ("a", "b"):
         base = workdir / f"two-{name}"
-        (base / "templates").mkdir(parents=True)
-        servers.append(Httpd(base, pg.dbd_params(), extra=REMOTE_IP,
-                             jklg=jklg_directives(smtp, stripe_api,
-                                                  base / "templates", more)))
-    try:
-        for httpd in servers:
-            httpd.start()
+        conf = directives(smtp, stripe_api, templates_dir(base), more=more)
+        servers.append(own_server(base, pg.dbd_params(), conf))
+    with serving(*servers):
         yield servers
-    finally:
-        for httpd in servers:
-            httpd.stop()
 
 
 @pytest.fixture

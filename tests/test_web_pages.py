@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from customers_helpers import PASSWORD, text_part
-from harness.fixtures_httpd import STAFF
+from harness.customers import PASSWORD, text_part
+from harness.server import STAFF
 from harness.httpd import REPO_ROOT
-from payments_helpers import Staff
-from web_helpers import web, web_log_clean  # noqa: F401
+from harness.payments import Staff
+from harness.web import web, web_log_clean  # noqa: F401
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import TimeoutException  # noqa: E402

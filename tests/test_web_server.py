@@ -12,7 +12,7 @@ import sys
 import pytest
 import requests
 
-from web_helpers import (PAGES, WEB_ROOT, asset_urls, web,  # noqa: F401
+from harness.web import (PAGES, WEB_ROOT, asset_urls, web,  # noqa: F401
                          web_httpd, web_log_clean)
 from harness.httpd import REPO_ROOT
 

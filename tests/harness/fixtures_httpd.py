@@ -8,47 +8,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from harness.httpd import Httpd, free_port, sanitizer_reports
+from harness.httpd import free_port, sanitizer_reports
+from harness.server import (DBD_NONE, JWT_KEYS, STAFF, directives,
+                            own_server, templates_dir)
 from harness.smtp import SmtpStandin
-
-STAFF = ("staff", "staff-password")
-MAX_BODY = 4096
-
-JWT_KEYS = {"k2": "second-test-signing-key-0123456789abcdefghij",
-            "k1": "first-test-signing-key-0123456789abcdefghijk"}
-# The key sealing TOTP secrets (JKLGMFAKey, base64 of 32 bytes) is written
-# out in JKLG_CONF, so that the suites formatting JKLG_CONF themselves
-# (test_jwt_eddsa.py, test_attack_frozen_db.py) get it without a new name.
-
-JKLG_CONF = """\
-JKLGPublicURL https://travel.test/
-JKLGJWTKey k2 {jwt_k2}
-JKLGJWTKey k1 {jwt_k1}
-JKLGMFAKey bWZhLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmNkZWYwMTI=
-JKLGPasswordHashConcurrency 2
-JKLGMailFrom "JKLG Travel <noreply@jklg.test>"
-JKLGMailSMTP smtp://127.0.0.1:{smtp_port}
-JKLGMailTemplates "{templates}"
-JKLGMailRetry 5 500ms
-JKLGMailTimeout 5s
-JKLGMailSweepInterval 1s
-JKLGMaxBody {max_body}
-JKLGAllowOrigin https://www.travel.test https://admin.travel.test
-JKLGStripeSecretKey {stripe_key}
-JKLGStripePublishableKey pk_test_jklg
-JKLGStripeWebhookSecret whsec_old_rotated_away_secret {stripe_whsec}
-JKLGStripeAPIBase {stripe_url}
-JKLGStripeTimeout 3s
-JKLGReconcileInterval off
-"""
-
-# Clients on loopback may name the client address (mod_remoteip), so tests
-# can act from many addresses, as customers behind a proxy would.
-REMOTE_IP = """\
-LoadModule remoteip_module /usr/lib/apache2/modules/mod_remoteip.so
-RemoteIPHeader X-Forwarded-For
-RemoteIPInternalProxy 127.0.0.1
-"""
 
 # A second port whose /api/admin has no authentication at all: the module
 # itself must refuse staff routes there (fail closed).
@@ -61,17 +24,6 @@ Listen 127.0.0.1:{port}
     </Location>
 </VirtualHost>
 """
-
-
-def jklg_directives(smtp, stripe_api, templates, more=""):
-    """The suite server's JKLG* directives on these stand-ins, then `more`
-    (later directives win): the configuration of another server like it."""
-    return JKLG_CONF.format(smtp_port=smtp.port, jwt_k2=JWT_KEYS["k2"],
-                            jwt_k1=JWT_KEYS["k1"], templates=templates,
-                            max_body=MAX_BODY,
-                            stripe_key=stripe_api.secret_key,
-                            stripe_whsec=stripe_api.webhook_secret,
-                            stripe_url=stripe_api.url) + more
 
 
 @pytest.fixture(scope="session")
@@ -94,13 +46,11 @@ def smtp():
 @pytest.fixture(scope="session")
 def server(pg, smtp, stripe_api, workdir):
     base = workdir / "httpd"
-    base.mkdir()
-    templates = base / "templates"
-    templates.mkdir()
+    templates = templates_dir(base)
     no_auth_port = free_port()
-    httpd = Httpd(base, pg.dbd_params(), staff=STAFF,
-                  jklg=jklg_directives(smtp, stripe_api, templates),
-                  extra=REMOTE_IP + NO_AUTH_VHOST.format(port=no_auth_port))
+    httpd = own_server(base, pg.dbd_params(),
+                       directives(smtp, stripe_api, templates),
+                       extra=NO_AUTH_VHOST.format(port=no_auth_port))
     httpd.templates = templates
     httpd.jwt_keys = JWT_KEYS
     httpd.issuer = "https://travel.test"
@@ -164,6 +114,24 @@ def db(pg):
     conn.autocommit = True
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def make_httpd(tmp_path):
+    """make(jklg, extra=""): an Httpd in tmp_path on no database, for
+    configuration tests; "{spool}" in jklg becomes tmp_path. Every server
+    made is stopped after the test."""
+    tmp_path.chmod(0o755)
+    made = []
+
+    def make(jklg, extra=""):
+        httpd = own_server(tmp_path, DBD_NONE, jklg.format(spool=tmp_path),
+                           extra=extra, remote_ip=False)
+        made.append(httpd)
+        return httpd
+    yield make
+    for httpd in made:
+        httpd.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ free loopback port, for the test suite and for `make run`."""
 import os
 import pwd
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -96,6 +95,16 @@ class HttpdError(RuntimeError):
     pass
 
 
+def child_writable(path):
+    """Make path a directory the server's children can write."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if _as_root():
+        pw = pwd.getpwnam(CHILD_USER)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    return path
+
+
 def sanitizer_env(log_dir):
     """Environment for apache2 running a sanitized module. Debian's apache2
     is not instrumented, so the ASan runtime is preloaded (it must be the
@@ -140,13 +149,8 @@ class Httpd:
         return f"http://127.0.0.1:{self.port}"
 
     def child_writable(self, path):
-        """Make path a directory the server's children can write."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        if _as_root():
-            pw = pwd.getpwnam(CHILD_USER)
-            os.chown(path, pw.pw_uid, pw.pw_gid)
-        return path
+        """child_writable(path), for scripts holding a server."""
+        return child_writable(path)
 
     def write_config(self):
         (self.base / "run").mkdir(parents=True, exist_ok=True)
@@ -171,7 +175,7 @@ class Httpd:
     def _env(self, env):
         """env plus, under SANITIZE, what the sanitizer runtime needs."""
         if SANITIZE:
-            self.child_writable(self.sanitizer_dir)
+            child_writable(self.sanitizer_dir)
             if self not in Httpd.started:
                 Httpd.started.append(self)
         return {**env, **sanitizer_env(self.sanitizer_dir)}

@@ -4,12 +4,11 @@ SMTP stand-in and Stripe stand-in (whose Stripe.js it loads), with
 JKLGPublicURL pointing at itself so that emailed links open its pages."""
 
 import re
-from pathlib import Path
 
 import pytest
 
-from harness.fixtures_httpd import jklg_directives
-from harness.httpd import MODULES_DIR, REPO_ROOT, Httpd
+from harness.httpd import MODULES_DIR, REPO_ROOT, free_port
+from harness.server import directives, own_server, templates_dir
 
 WEB_ROOT = REPO_ROOT / "web"
 WEB_CONF = REPO_ROOT / "conf" / "jklg-web.conf"
@@ -44,20 +43,17 @@ Define JKLG_WEB_ROOT "{web}"
 def web_httpd(base, pg, smtp, stripe_api, stripe_origin=True):
     """An Httpd (not started) serving pages and API on one origin; the
     CSP allows the stand-in's origin unless stripe_origin is None."""
-    templates = base / "templates"
-    templates.mkdir(parents=True, exist_ok=True)
-    httpd = Httpd(base, pg.dbd_params(), jklg="",
-                  extra=WEB_EXTRA.format(modules=MODULES_DIR, web=WEB_ROOT,
-                                         conf=WEB_CONF,
-                                         stripe_origin=(
-                                             f"Define JKLG_STRIPE_JS_ORIGIN "
-                                             f"{stripe_api.url}\n"
-                                             if stripe_origin else "")))
-    httpd.jklg = jklg_directives(
-        smtp, stripe_api, templates,
-        f"JKLGPublicURL {httpd.url}\n"
-        f"JKLGStripeJSURL {stripe_api.url}/v3/\n")
-    return httpd
+    port = free_port()
+    conf = directives(smtp, stripe_api, templates_dir(base),
+                      JKLGPublicURL=f"http://127.0.0.1:{port}",
+                      JKLGStripeJSURL=f"{stripe_api.url}/v3/")
+    origin = (f"Define JKLG_STRIPE_JS_ORIGIN {stripe_api.url}\n"
+              if stripe_origin else "")
+    return own_server(base, pg.dbd_params(), conf, port=port,
+                      remote_ip=False,
+                      extra=WEB_EXTRA.format(modules=MODULES_DIR, web=WEB_ROOT,
+                                             conf=WEB_CONF,
+                                             stripe_origin=origin))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 customer calls, bookings and intents made through the real endpoints,
 webhook delivery through the Stripe stand-in, database probes and mail
 checks. Customers are registered, verified and logged in through the real
-flow of customers_helpers.
+flow of harness.customers.
 
 Every client acts from a random address (X-Forwarded-For), so per-IP rate
 limits counted by other tests never interfere."""
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from customers_helpers import (BOOKING_KEYS, TRANSACTION_KEYS, Client,
+from harness.customers import (BOOKING_KEYS, TRANSACTION_KEYS, Client,
                                assert_error, assert_fields, assert_json,
                                parse_ts, random_ip, register_verified,
                                text_part)
@@ -158,7 +158,7 @@ def booking_body(customer=None, amount_total=120000, currency="eur",
 # ---------------------------------------------------------------- customers
 
 def new_customer(server, mail, **extra):
-    """A verified, logged-in customer (customers_helpers.Account)."""
+    """A verified, logged-in customer (harness.customers.Account)."""
     return register_verified(server, mail, **extra)
 
 

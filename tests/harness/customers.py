@@ -65,6 +65,12 @@ def random_ip():
                             random.randrange(1, 255))
 
 
+def prefix24():
+    """A random 10.a.b.0/24 prefix ("10.a.b."): a network of the test's
+    own (practically never another test's), for rules counted per /24."""
+    return "10.%d.%d." % (uuid.uuid4().int % 256, uuid.uuid4().int % 251)
+
+
 def unique_ips(n):
     ips = set()
     while len(ips) < n:
@@ -225,6 +231,18 @@ def verification_token(mail, to, count=1):
 
 def reset_token(mail, to, count=1):
     return mail_tokens(mail, to, RESET_LINK, count)[-1]
+
+
+def assert_rate_limited(resp, window):
+    """A 429 rate_limited whose Retry-After is within the rule's window."""
+    assert_error(resp, 429, "rate_limited")
+    retry = resp.headers["Retry-After"]
+    assert retry.isdigit() and 0 < int(retry) <= window, retry
+
+
+def me(server, token):
+    """GET /api/customers/me on `server` with this access token."""
+    return Client(server).get("/me", token=token)
 
 
 def wait_subject(mail, to, needle, timeout=30):

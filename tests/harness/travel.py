@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from payments_helpers import (ADMIN, Staff, assert_booking, assert_json,
+from harness.payments import (ADMIN, Staff, assert_booking, assert_json,
                               booking_body, new_customer, one, pay_client,
                               rows)
 
@@ -80,7 +80,7 @@ def pay_installment(client, stripe, booking_id, installment_id=None,
                     status=201):
     """Opens the intent, confirms it at the stand-in and delivers the
     succeeded event: the transaction."""
-    from payments_helpers import confirm_and_deliver, assert_transaction
+    from harness.payments import confirm_and_deliver, assert_transaction
     body = {"booking_id": booking_id}
     if installment_id:
         body["installment_id"] = installment_id
