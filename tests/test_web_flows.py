@@ -152,10 +152,12 @@ def schedule_rows(page):
             for tr in page.all("#schedule-table tbody tr")]
 
 
-def pay_with_the_element(page, booking_id, due):
+def pay_with_the_element(page, booking_id, due, save=None):
     """From the booking page: the pay link names `due`; the pay page asks
     for it; the stand-in's succeeding card pays; the confirmation page
-    shows the transaction succeeded."""
+    shows the transaction succeeded. save: None when the page must not
+    offer to keep the card, else whether to tick the offer (whose text
+    must hold each string of `save`)."""
     link = page.find("#pay-link")
     assert amount(due) in link.text, link.text
     link.click()
@@ -163,6 +165,18 @@ def pay_with_the_element(page, booking_id, due):
     wait(page, lambda d: page.all("#payment-element input[value=succeed]"),
          "payment element")
     assert amount(due) in page.text("#pay-summary")
+    if save is None:
+        assert not shown(page, "#save-card-box")
+    else:
+        assert shown(page, "#save-card-box")
+        offer = page.text("#save-card-box")
+        assert all(s in offer for s in save["text"]), offer
+        if save["tick"]:
+            # The page swaps the intent for one that keeps the card.
+            page.find("#save_card").click()
+            wait(page, lambda d: page.find(
+                "#pay-form button[type=submit]").is_enabled(),
+                "the saving intent")
     page.submit("#pay-form")
     page.wait_path("/order-confirmation")
     wait(page, lambda d: page.find("#order-status").get_attribute(
@@ -306,13 +320,21 @@ def test_schedule_deposit_then_balance(page, web, mail, stripe):
         ["Deposit", day_text(deposit["due_date"]), "€300.00", "to pay"],
         ["Balance", day_text(balance["due_date"]), "€900.00", "to pay"]]
 
-    # The deposit.
-    pay_with_the_element(page, booking["id"], 30000)
+    # The deposit, keeping the card for the balance (the offer names it).
+    pay_with_the_element(page, booking["id"], 30000, save={
+        "tick": True, "text": ["€900.00", day_text(balance["due_date"])]})
     page.wait_text("#order-status", "we received €300.00")
     state = booking_of(web, token, booking["id"])
     assert state["booking"]["payment_status"] == "partially_paid"
     assert [i["status"] for i in state["booking"]["schedule"]] == [
         "paid", "pending"]
+    paid = [t for t in state["transactions"] if t["status"] == "succeeded"]
+    assert [t["amount"] for t in paid] == [30000]
+    pi = stripe.get_payment_intent(paid[0]["gateway_ref"])
+    assert pi["setup_future_usage"] == "off_session" and pi["customer"]
+    cards = api(web, "GET", "/customers/me/payment-methods",
+                token).json()["data"]
+    assert len(cards) == 1, cards
 
     # Back on the booking: the deposit paid, the balance next.
     page.find("#order-booking").click()
@@ -358,10 +380,14 @@ def test_cancellation_preview_and_cancel(page, web, mail, stripe, clock):
                             cancellation_policy=policy)
     assert booking["cancellation_policy"] == policy
 
-    # The customer pays the deposit through the stand-in Stripe.js.
+    # The customer pays the deposit through the stand-in Stripe.js, not
+    # keeping the card.
     page.set_token(token)
     page.open(f"/booking/{booking['id']}")
-    pay_with_the_element(page, booking["id"], 40000)
+    pay_with_the_element(page, booking["id"], 40000,
+                         save={"tick": False, "text": ["€600.00"]})
+    assert api(web, "GET", "/customers/me/payment-methods",
+               token).json()["data"] == []
     page.find("#order-booking").click()
     page.wait_path(f"/booking/{booking['id']}")
 

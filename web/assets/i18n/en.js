@@ -209,6 +209,7 @@ export default {
     'pay.working': 'Confirming the payment…',
     'pay.failed': 'The payment did not go through.',
     'pay.nothing_due': 'There is nothing to pay on this booking right now.',
+    'pay.save_card': 'Save this card for the balance: we charge {amount} to it on {date} (you get a reminder a week before, and can remove the card in your account).',
 
     'order.title': 'Your payment',
     'order.paid': 'Thank you: your booking is paid. A receipt is on its way by email.',
