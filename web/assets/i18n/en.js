@@ -122,6 +122,12 @@ export default {
     'mfa.disable': 'Turn off',
     'mfa.disabled': 'Two-step login is off.',
 
+    'cards.title': 'Saved cards',
+    'cards.text': 'Cards you chose to keep for the balance of a booking, charged on its due date. Remove one and we email you a link to pay instead.',
+    'cards.none': 'No saved cards.',
+    'cards.card': '{brand} ending in {last4}, expires {month}/{year}',
+    'cards.remove': 'Remove',
+    'cards.remove_named': 'Remove the card ending in {last4}',
     'email.title': 'Change your email address',
     'email.submit': 'Change email',
     'email.sent': 'We sent a confirmation link to the new address. Your old address gets a notice with a link to undo it.',

@@ -114,6 +114,25 @@ async function sessions() {
             } }))));
 }
 
+// Cards kept for a balance (save_payment_method on the pay page).
+async function cards() {
+    const list = $('#cards-list');
+    const { data } = await api('GET', '/customers/me/payment-methods');
+    if (!data.length) return empty(list, 'cards.none');
+    list.replaceChildren(...data.map(c => el('li', { class: 'card' },
+        el('p', { text: t('cards.card', { brand: c.brand.charAt(0).toUpperCase() + c.brand.slice(1),
+                                          last4: c.last4,
+                                          month: String(c.exp_month).padStart(2, '0'),
+                                          year: c.exp_year }) }),
+        el('button', { type: 'button', class: 'secondary', text: t('cards.remove'),
+                       'aria-label': t('cards.remove_named', { last4: c.last4 }),
+                       'data-card': c.id,
+                       onclick: () => optional(list, async () => {
+                           await api('DELETE', '/customers/me/payment-methods/' + c.id);
+                           await cards();
+                       }) }))));
+}
+
 // --- security: endpoints of the second stage, each optional.
 
 function mfa() {
@@ -227,6 +246,6 @@ boot(async () => {
     deleteAccount();
     await Promise.all([
         bookings(), addresses(), preferences(), sessions(),
-        refreshEvents(),
+        refreshEvents(), optional($('#cards-list'), cards),
     ]);
 });
