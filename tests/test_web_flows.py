@@ -33,7 +33,7 @@ from customers_helpers import PASSWORD
 from harness.fixtures_httpd import STAFF
 from payments_helpers import Staff
 from test_web_pages import (  # noqa: F401
-    account, api, booking_of, browser, login, mail_link, new_email, page)
+    account, api, booking_of, browser, mail_link, new_email, page)
 from travel_helpers import clock  # noqa: F401
 from web_helpers import web, web_log_clean  # noqa: F401
 
