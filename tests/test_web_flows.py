@@ -33,7 +33,8 @@ from customers_helpers import PASSWORD
 from harness.fixtures_httpd import STAFF
 from payments_helpers import Staff
 from test_web_pages import (  # noqa: F401
-    account, api, booking_of, browser, mail_link, new_email, page)
+    AXE, AXE_RUN, account, api, booking_of, browser, mail_link, new_email,
+    page)
 from travel_helpers import clock  # noqa: F401
 from web_helpers import web, web_log_clean  # noqa: F401
 
@@ -148,6 +149,15 @@ def staff_booking(web, email, total, **extra):
     return resp.json()["booking"]
 
 
+def assert_axe_clean(page):
+    """axe-core finds nothing on the page as it is now (the pay page with
+    its save-card offer, which the every-page test does not show)."""
+    page.driver.set_script_timeout(60)
+    page.driver.execute_script(AXE.read_text())
+    result = page.driver.execute_async_script(AXE_RUN)
+    assert result == [], result
+
+
 def schedule_rows(page):
     wait(page, lambda d: shown(page, "#schedule"), "the schedule")
     return [[td.text for td in tr.find_elements("css selector", "td")]
@@ -179,6 +189,7 @@ def pay_with_the_element(page, booking_id, due, save=None):
             wait(page, lambda d: page.find(
                 "#pay-form button[type=submit]").is_enabled(),
                 "the saving intent")
+            assert_axe_clean(page)
     page.submit("#pay-form")
     page.wait_path("/order-confirmation")
     wait(page, lambda d: page.find("#order-status").get_attribute(
