@@ -122,6 +122,12 @@ export default {
     'mfa.disable': 'Turn off',
     'mfa.disabled': 'Two-step login is off.',
 
+    'cards.title': 'Saved cards',
+    'cards.text': 'Cards you chose to keep for the balance of a booking, charged on its due date. Remove one and we email you a link to pay instead.',
+    'cards.none': 'No saved cards.',
+    'cards.card': '{brand} ending in {last4}, expires {month}/{year}',
+    'cards.remove': 'Remove',
+    'cards.remove_named': 'Remove the card ending in {last4}',
     'email.title': 'Change your email address',
     'email.submit': 'Change email',
     'email.sent': 'We sent a confirmation link to the new address. Your old address gets a notice with a link to undo it.',
@@ -209,6 +215,7 @@ export default {
     'pay.working': 'Confirming the payment…',
     'pay.failed': 'The payment did not go through.',
     'pay.nothing_due': 'There is nothing to pay on this booking right now.',
+    'pay.save_card': 'Save this card for the balance: we charge {amount} to it on {date} (you get a reminder a week before, and can remove the card in your account).',
 
     'order.title': 'Your payment',
     'order.paid': 'Thank you: your booking is paid. A receipt is on its way by email.',

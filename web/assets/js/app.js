@@ -94,7 +94,10 @@ export async function api(method, path, body, { auth = 'required' } = {}) {
     }
     const data = resp.status === 204 ? null
         : await resp.json().catch(() => null);
-    if (resp.status === 401 && auth === 'required') return toLogin();
+    // A wrong password asked again (email change, MFA off, deletion) is a
+    // 401 too, but the session is fine: that one is the form's error.
+    if (resp.status === 401 && auth === 'required'
+        && data?.error?.code !== 'invalid_credentials') return toLogin();
     if (!resp.ok) throw new ApiError(resp.status, data);
     return data;
 }

@@ -3,38 +3,42 @@ import { bookingId, loadBooking, amountDue, isCanceled, summary, table } from '.
 
 async function cancellation(b) {
     const box = $('#cancellation');
+    const url = `/customers/me/bookings/${encodeURIComponent(b.id)}`;
+    const form = $('#cancel-form');
     let preview;
+    // Asks for the preview and shows it; false when there is none to act on.
+    async function show() {
+        preview = await api('GET', url + '/cancellation');
+        box.hidden = false;
+        form.hidden = !preview.cancellable;
+        $('#cancel-preview').textContent = preview.cancellable
+            ? t('cancel.preview', { refund: money(preview.refund_amount, preview.currency),
+                                    fee: money(preview.fee || 0, preview.currency) })
+            : preview.reason || t('cancel.not_possible');
+        return preview.cancellable;
+    }
     try {
-        preview = await api('GET', `/customers/me/bookings/${encodeURIComponent(b.id)}/cancellation`);
+        if (!await show()) return;
     } catch (err) {
         if (err.status === 404) return;   // not on this server yet
         throw err;
     }
-    box.hidden = false;
-    const form = $('#cancel-form');
-    if (!preview.cancellable) {
-        $('#cancel-preview').textContent = preview.reason || t('cancel.not_possible');
-        return;
-    }
-    $('#cancel-preview').textContent = t('cancel.preview', {
-        refund: money(preview.refund_amount, preview.currency),
-        fee: money(preview.fee || 0, preview.currency) });
-    form.hidden = false;
     onSubmit(form, async data => {
         if (!data.sure) {
             say(form, t('cancel.tick'), 'error');
             return;
         }
         try {
-            await api('POST', `/customers/me/bookings/${encodeURIComponent(b.id)}/cancel`,
-                      { expected_refund_amount: preview.refund_amount });
+            await api('POST', url + '/cancel', { expected_refund_amount: preview.refund_amount });
         } catch (err) {
-            if (err.code === 'policy_changed') {
-                say(form, t('error.policy_changed'), 'error');
-                location.reload();
-                return;
-            }
-            throw err;
+            if (err.code !== 'policy_changed') throw err;
+            // The refund moved since the preview (a payment arrived, a
+            // day passed): show the new one and let the person decide again.
+            await show();
+            form.elements.sure.checked = false;
+            say(form, t('error.policy_changed'), 'error');
+            form.querySelector('.form-message').focus();
+            return;
         }
         location.reload();
     });

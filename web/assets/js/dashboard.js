@@ -114,6 +114,25 @@ async function sessions() {
             } }))));
 }
 
+// Cards kept for a balance (save_payment_method on the pay page).
+async function cards() {
+    const list = $('#cards-list');
+    const { data } = await api('GET', '/customers/me/payment-methods');
+    if (!data.length) return empty(list, 'cards.none');
+    list.replaceChildren(...data.map(c => el('li', { class: 'card' },
+        el('p', { text: t('cards.card', { brand: c.brand.charAt(0).toUpperCase() + c.brand.slice(1),
+                                          last4: c.last4,
+                                          month: String(c.exp_month).padStart(2, '0'),
+                                          year: c.exp_year }) }),
+        el('button', { type: 'button', class: 'secondary', text: t('cards.remove'),
+                       'aria-label': t('cards.remove_named', { last4: c.last4 }),
+                       'data-card': c.id,
+                       onclick: () => optional(list, async () => {
+                           await api('DELETE', '/customers/me/payment-methods/' + c.id);
+                           await cards();
+                       }) }))));
+}
+
 // --- security: endpoints of the second stage, each optional.
 
 function mfa() {
@@ -134,15 +153,18 @@ function mfa() {
             confirm.hidden = true;
             $('#mfa-codes-list').replaceChildren(...codes.map(c => el('li', {}, el('code', { text: c }))));
             $('#mfa-codes').hidden = false;
+            await refreshEvents();
         } catch (err) {
             if (err.code === 'invalid_code') err.fields = { code: t('error.invalid_code') };
             throw err;
         }
     });
     onSubmit($('#mfa-disable-form'), async (data, form) => {
+        // Six digits are an app's code; anything else a recovery code.
+        const second = /^\d{6}$/.test(data.code || '') ? { code: data.code }
+            : { recovery_code: data.code || '' };
         try {
-            await api('DELETE', '/customers/me/mfa/totp',
-                      { password: data.password || '', code: data.code || '' });
+            await api('DELETE', '/customers/me/mfa/totp', { password: data.password || '', ...second });
         } catch (err) {
             if (err.code === 'invalid_code') err.fields = { code: t('error.invalid_code') };
             if (err.code === 'invalid_credentials') err.fields = { password: t('error.invalid_password') };
@@ -150,7 +172,11 @@ function mfa() {
         }
         form.reset();
         say(form, t('mfa.disabled'));
+        // The codes shown at set-up are void now.
+        $('#mfa-codes').hidden = true;
+        $('#mfa-codes-list').replaceChildren();
         start.hidden = false;
+        await refreshEvents();
     });
 }
 
@@ -175,6 +201,11 @@ async function events() {
     list.replaceChildren(...data.map(e => el('li', {},
         el('strong', { text: t('event.' + e.type) }), ' ',
         el('span', { class: 'muted', text: `${date(e.created_at)} · ${e.ip || ''}` }))));
+}
+
+// The events list again after a change that records one.
+function refreshEvents() {
+    return optional($('#events-list'), events);
 }
 
 function exportData() {
@@ -215,6 +246,6 @@ boot(async () => {
     deleteAccount();
     await Promise.all([
         bookings(), addresses(), preferences(), sessions(),
-        optional($('#events-list'), events),
+        refreshEvents(), optional($('#cards-list'), cards),
     ]);
 });

@@ -4,10 +4,13 @@ import { bookingId, loadBooking, summary } from './booking-data.js';
 const POLL_MS = 1500;
 const POLL_FOR_MS = 30000;
 
-// The state the webhook made: the newest Stripe transaction of the booking.
+// The state the webhook made: the transaction of the PaymentIntent Stripe
+// came back with (a booking paid in installments has several), else the
+// newest Stripe transaction of the booking.
 function latest(transactions) {
-    return transactions.filter(x => x.gateway === 'stripe')
-        .sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+    const stripe = transactions.filter(x => x.gateway === 'stripe');
+    return stripe.find(x => x.gateway_ref && x.gateway_ref === param('payment_intent'))
+        || stripe.sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
 }
 
 boot(async () => {

@@ -1,4 +1,4 @@
-import { api, boot, say, t, money, el, $ } from './app.js';
+import { api, boot, say, t, money, date, el, errorText, ApiError, $ } from './app.js';
 import { bookingId, loadBooking, amountDue } from './booking-data.js';
 
 // Stripe.js from js_url (the real one, or the stand-in in tests), once.
@@ -9,6 +9,21 @@ function loadStripeJs(url) {
         s.addEventListener('load', () => resolve(window.Stripe));
         s.addEventListener('error', () => reject(new Error('Stripe.js did not load')));
         document.head.append(s);
+    });
+}
+
+// The installment after the one being paid, when the card may be kept
+// for it (the balance after a deposit): save_payment_method.
+function laterInstallment(b) {
+    const open = (b.schedule || []).filter(i => i.status === 'pending' || i.status === 'failed');
+    return open.length > 1 ? open[1] : null;
+}
+
+function openIntent(b, save) {
+    return api('POST', '/payments/intents', save ? { booking_id: b.id, save_payment_method: true }
+                                                 : { booking_id: b.id }).catch(err => {
+        if (err.code === 'booking_already_paid') return null;
+        throw err;
     });
 }
 
@@ -23,10 +38,7 @@ boot(async () => {
     }
     const [config, intent] = await Promise.all([
         api('GET', '/payments/config', undefined, { auth: 'none' }),
-        api('POST', '/payments/intents', { booking_id: b.id }).catch(err => {
-            if (err.code === 'booking_already_paid') return null;
-            throw err;
-        }),
+        openIntent(b, false),
     ]);
     if (!intent) {
         $('#pay-summary').textContent = t('pay.nothing_due');
@@ -38,13 +50,43 @@ boot(async () => {
         amount: money(tx.amount, tx.currency), reference: b.reference });
     const Stripe = await loadStripeJs(config.js_url);
     const stripe = Stripe(config.publishable_key);
-    const elements = stripe.elements({ clientSecret: intent.client_secret });
-    elements.create('payment').mount('#payment-element');
+    let elements;
+    const mount = secret => {
+        elements = stripe.elements({ clientSecret: secret });
+        elements.create('payment').mount('#payment-element');
+    };
+    mount(intent.client_secret);
+    const button = form.querySelector('button[type=submit]');
+    const later = laterInstallment(b);
+    if (later) {
+        // Saving is a different PaymentIntent (setup_future_usage): the
+        // server replaces the open one, and the element is mounted again.
+        $('#save-card-label').textContent = t('pay.save_card', {
+            amount: money(later.amount, b.currency), date: date(later.due_date) });
+        $('#save-card-box').hidden = false;
+        let asked = 0;
+        $('#save_card').addEventListener('change', async ev => {
+            const mine = ++asked;
+            button.disabled = true;
+            try {
+                const again = await openIntent(b, ev.target.checked);
+                if (mine !== asked) return;     // a newer choice is on its way
+                if (again) mount(again.client_secret);
+                button.disabled = false;
+            } catch (err) {
+                if (mine !== asked) return;
+                if (!(err instanceof ApiError)) throw err;
+                ev.target.checked = !ev.target.checked;     // as the mounted intent is
+                button.disabled = false;
+                say(form, errorText(err), 'error');
+            }
+        });
+    }
     form.hidden = false;
     const returnUrl = `${location.origin}/order-confirmation?booking=${encodeURIComponent(b.id)}`;
     form.addEventListener('submit', async ev => {
         ev.preventDefault();
-        const button = form.querySelector('button[type=submit]');
+        if (button.disabled) return;
         button.disabled = true;
         say(form, t('pay.working'), 'info');
         // On success Stripe.js leaves for return_url (after 3-D Secure if
