@@ -29,14 +29,14 @@ import time
 
 import pytest
 
-from customers_helpers import PASSWORD
+from harness.customers import PASSWORD
 from harness.fixtures_httpd import STAFF
-from payments_helpers import Staff
+from harness.payments import Staff
 from test_web_pages import (  # noqa: F401
     AXE, AXE_RUN, account, api, booking_of, browser, mail_link, new_email,
     page)
-from travel_helpers import clock  # noqa: F401
-from web_helpers import web, web_log_clean  # noqa: F401
+from harness.travel import clock  # noqa: F401
+from harness.web import web, web_log_clean  # noqa: F401
 
 pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
