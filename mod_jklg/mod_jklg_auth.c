@@ -1,7 +1,7 @@
 /* Customer authentication: the bearer token's signature is checked here,
- * in C; its session is checked by the database in the same statement that
- * does the endpoint's work (jklg_auth_query). Also the per-process gate
- * that bounds concurrent password hashes. */
+ * in C; its session is checked by the database in the same call that does
+ * the endpoint's work (JKLG_AUTHED, mod_jklg_call.c). Also the per-process
+ * gate that bounds concurrent password hashes, and the JWKS. */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -9,8 +9,6 @@
 #include "jklg_jwt.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
-
-#define MAX_ARGS 16
 
 static jklg_gate_t *hash_gate;
 
@@ -139,41 +137,6 @@ int jklg_req_auth(jklg_req_t *req)
                   "bearer token refused: %s", why);
     jklg_reply_unauthorized(req);
     return 0;
-}
-
-int jklg_auth_query(jklg_req_t *req, const char *label, int nargs,
-                    const char *const *args, jklg_rows_t *rows)
-{
-    const char *all[MAX_ARGS];
-    const char *err;
-    apr_status_t rv;
-
-    all[0] = req->session_id;
-    all[1] = req->customer_id;
-    for (int i = 0; i < nargs && i + 2 < MAX_ARGS; i++) {
-        all[i + 2] = args[i];
-    }
-    if (!jklg_req_db(req)) {
-        jklg_reply_unavailable(req);
-        return 0;
-    }
-    rv = jklg_db_query(&req->db, req->r->pool, label, nargs + 2, all, rows,
-                       &err);
-    if (rv != APR_SUCCESS) {
-        jklg_reply_db_error(req, rv, err);
-        return 0;
-    }
-    if (rows->nrows < 1 || rows->ncols < 1 || !rows->rows[0][0]
-        || strcmp(rows->rows[0][0], "t")) {
-        jklg_reply_unauthorized(req);   /* logged out, revoked or expired */
-        return 0;
-    }
-    return 1;
-}
-
-const char *jklg_auth_value(const jklg_rows_t *rows, int col)
-{
-    return rows->nrows > 0 && col < rows->ncols ? rows->rows[0][col] : NULL;
 }
 
 /* GET /api/.well-known/jwks.json: the public half of every Ed25519 key,
