@@ -8,7 +8,7 @@
 -- whatever it found, so that no answer tells whether an address has an
 -- account. p_mail is the mail queued, if any.
 CREATE FUNCTION jklg.mail_sent(p_mail uuid)
-    RETURNS jklg.outcome LANGUAGE sql STABLE
+    RETURNS jklg.outcome LANGUAGE sql STABLE SET search_path = public, pg_temp
 AS $$
     SELECT jklg.answer('accepted', jsonb_build_object('message',
                'Check your inbox: we sent you an email with the next step.'),
