@@ -1,6 +1,8 @@
 /* Unauthenticated account flows: register, verify-email, resend, login,
- * forgot and reset password; and logout. Answers never tell whether an
- * email has an account. One-time tokens leave here only inside emails. */
+ * forgot and reset password. Answers never tell whether an email has an
+ * account. One-time tokens leave here only inside emails. Each step is a
+ * call of a jklg.* function (sql/018, sql/021) through jklg_call; password
+ * hashes are spent here, between two calls, outside any transaction. */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -8,37 +10,18 @@
 #include "jklg_jwt.h"
 #include "jklg_token.h"
 #include "jklg_useragent.h"
-#include "jklg_util.h"
 #include "jklg_validate.h"
 #include "mod_jklg.h"
-
-#define SENT_MESSAGE "Check your inbox: we sent you an email with the next step."
-#define USER_AGENT_MAX 512
 
 static const char *client_ip(jklg_req_t *req)
 {
     return req->r->useragent_ip;
 }
 
-static const char *user_agent(jklg_req_t *req);
-
 /* Per-IP rules count the client's address, IPv6 clients per /64. */
 static const char *ip_key(jklg_req_t *req)
 {
     return jklg_ratelimit_key_ip(req->r);
-}
-
-static void push_all(jklg_req_t *req, const jklg_rows_t *rows)
-{
-    for (int i = 0; i < rows->nrows; i++) {
-        jklg_mailer_push(req->r->server, rows->rows[i][0]);
-    }
-}
-
-static int reply_sent(jklg_req_t *req)
-{
-    return jklg_reply(req, HTTP_ACCEPTED, jklg_json_own(req->r->pool,
-                      json_pack("{s:s}", "message", SENT_MESSAGE)));
 }
 
 static int reply_invalid_token(jklg_req_t *req)
@@ -47,6 +30,10 @@ static int reply_invalid_token(jklg_req_t *req)
                             "This link is invalid or has expired.", NULL);
 }
 
+#define REQUEST_AGENT "p_ip => %s::inet, p_user_agent => %s"
+
+/* register, resend and forgot answer jklg.mail_sent's 202 {message}
+ * whatever they found; only the mail differs. */
 const jklg_statement_t jklg_account_statements[] = {
     {"jklg_register", JKLG_CALL_SQL("register", "p_email => %s, "
      "p_password_hash => %s, p_first_name => %s, p_last_name => %s, "
@@ -57,6 +44,19 @@ const jklg_statement_t jklg_account_statements[] = {
      "p_email => %s, p_token_hash => %s, p_verify_url => %s")},
     {"jklg_forgot_password", JKLG_CALL_SQL("forgot_password",
      "p_email => %s, p_token_hash => %s, p_reset_url => %s")},
+    {"jklg_reset_lookup", JKLG_CALL_SQL("reset_lookup", "p_token_hash => %s")},
+    {"jklg_reset_password", JKLG_CALL_SQL("reset_password",
+     "p_token_hash => %s, p_new_hash => %s, " REQUEST_AGENT
+     ", p_forgot_url => %s")},
+    {"jklg_login_lookup", JKLG_CALL_SQL("login_lookup", "p_email => %s")},
+    {"jklg_login_failed", JKLG_CALL_SQL("login_failed",
+     "p_customer => %s::uuid, " REQUEST_AGENT)},
+    /* The session of a login (sql/013, sql/019): its events and the
+     * new-device notice are written with it. */
+    {"jklg_login_session", JKLG_CALL_SQL("login_session",
+     "p_customer => %s::uuid, p_new_hash => %s, " REQUEST_AGENT
+     ", p_device => %s, p_lifetime => %s::interval, "
+     "p_secure_hash => %s, p_secure_url => %s")},
     {NULL, NULL}
 };
 
@@ -65,40 +65,6 @@ static const jklg_outcome_map_t account_outcomes[] = {
      "This link is invalid or has expired."},
     {NULL, 0, NULL, NULL}
 };
-
-/* Runs a flow that may queue mail and answers the same 202 whatever it
- * found, so that no answer tells whether an address has an account. */
-static int sent(jklg_req_t *req, const char *label, int nargs,
-                const char *const *args)
-{
-    jklg_result_t res;
-
-    if (!jklg_call(req, label, nargs, args, &res)) {
-        return OK;
-    }
-    return strcmp(res.outcome, "accepted") ? jklg_finish(req, &res,
-                                                         account_outcomes)
-                                           : reply_sent(req);
-}
-
-/* Runs an unauthenticated statement; 0 after answering a database error. */
-static int run(jklg_req_t *req, const char *label, int nargs,
-               const char *const *args, jklg_rows_t *rows)
-{
-    const char *err;
-    apr_status_t rv;
-
-    if (!jklg_req_db(req)) {
-        jklg_reply_unavailable(req);
-        return 0;
-    }
-    rv = jklg_db_query(&req->db, req->r->pool, label, nargs, args, rows, &err);
-    if (rv != APR_SUCCESS) {
-        jklg_reply_db_error(req, rv, err);
-        return 0;
-    }
-    return 1;
-}
 
 static const char *front_url(jklg_req_t *req, const char *path)
 {
@@ -168,7 +134,8 @@ int jklg_customer_register(jklg_req_t *req)
                         token, NULL),
             front_url(req, "/login"), front_url(req, "/forgot-password")
         };
-        return sent(req, "jklg_register", 9, args);
+        return jklg_call_finish(req, "jklg_register", 9, args,
+                                account_outcomes);
     }
 }
 
@@ -236,7 +203,8 @@ int jklg_customer_resend(jklg_req_t *req)
         const char *args[] = {email, hash, apr_pstrcat(req->r->pool,
                               front_url(req, "/verify-email?token="), token,
                               NULL)};
-        return sent(req, "jklg_resend_verification", 3, args);
+        return jklg_call_finish(req, "jklg_resend_verification", 3, args,
+                                account_outcomes);
     }
 }
 
@@ -254,7 +222,8 @@ int jklg_customer_forgot(jklg_req_t *req)
         const char *args[] = {email, hash, apr_pstrcat(req->r->pool,
                               front_url(req, "/reset-password/"), token,
                               NULL)};
-        return sent(req, "jklg_forgot_password", 3, args);
+        return jklg_call_finish(req, "jklg_forgot_password", 3, args,
+                                account_outcomes);
     }
 }
 
@@ -264,18 +233,18 @@ int jklg_customer_forgot(jklg_req_t *req)
 static const char *reset_hash(jklg_req_t *req, jklg_check_t *c,
                               const char *hash, const char *password)
 {
-    const char *email, *new_hash = NULL;
-    jklg_rows_t rows;
+    const char *new_hash = NULL;
+    jklg_result_t res;
 
-    if (!run(req, "jklg_c_reset_lookup", 1, &hash, &rows)) {
+    if (!jklg_call(req, "jklg_reset_lookup", 1, &hash, &res)) {
         return NULL;
     }
-    email = jklg_db_value(&rows);
-    if (!email) {
-        reply_invalid_token(req);
+    if (strcmp(res.outcome, "ok")) {
+        jklg_finish(req, &res, account_outcomes);   /* invalid_token */
         return NULL;
     }
-    check_new_password(req, c, "password", password, email);
+    check_new_password(req, c, "password", password,
+                       jklg_json_str(jklg_result_json(req, &res), "email"));
     if (!jklg_check_ok(c)) {
         jklg_reply_invalid(req, c->fields);
         return NULL;
@@ -292,7 +261,6 @@ int jklg_customer_reset(jklg_req_t *req)
     static const char *const allowed[] = {"token", "password", NULL};
     const char *hash = NULL, *password, *new_hash;
     jklg_check_t c;
-    jklg_rows_t rows;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     password = jklg_check_raw(&c, "password", JKLG_REQUIRED);
@@ -309,21 +277,14 @@ int jklg_customer_reset(jklg_req_t *req)
     if (!new_hash) {
         return OK;
     }
+    /* invalid_token again when the token was used meanwhile */
     {
-        const char *args[] = {hash, new_hash, hash, client_ip(req),
-                              user_agent(req),
+        const char *args[] = {hash, new_hash, client_ip(req),
+                              jklg_req_user_agent(req),
                               front_url(req, "/forgot-password")};
-        if (!run(req, "jklg_c_reset", 6, args, &rows)) {
-            return OK;
-        }
+        return jklg_call_finish(req, "jklg_reset_password", 5, args,
+                                account_outcomes);
     }
-    if (rows.nrows == 0) {
-        return reply_invalid_token(req);    /* used meanwhile */
-    }
-    push_all(req, &rows);
-    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool, json_pack(
-                      "{s:s}", "message", "Your password has been changed. "
-                      "Please sign in again.")));
 }
 
 static int reply_bad_credentials(jklg_req_t *req)
@@ -361,15 +322,6 @@ static int reply_login(jklg_req_t *req, const char *customer_id,
     return jklg_reply(req, HTTP_OK, body);
 }
 
-/* Clients send what they like here (Latin-1, cut characters): the
- * session row only takes valid UTF-8. */
-static const char *user_agent(jklg_req_t *req)
-{
-    return jklg_header_text(req->r->pool,
-                            apr_table_get(req->r->headers_in, "User-Agent"),
-                            USER_AGENT_MAX);
-}
-
 static const char *interval_of(apr_pool_t *p, apr_interval_time_t t)
 {
     return apr_psprintf(p, "%" APR_INT64_T_FMT " seconds",
@@ -388,24 +340,29 @@ static int login_limited(jklg_req_t *req, const char *email)
            || jklg_rate_limited(req, "login_email", email);
 }
 
-/* The lookup and the password check, in one hash slot taken before the
- * connection (jklg_auth_slot_take). Unknown emails spend the dummy hash.
- * *new_hash is a fresh hash when a verified customer's is outdated. 1, or
- * 0 after answering. */
+/* The lookup (jklg.login_lookup) and the password check, in one hash
+ * slot taken before the connection (jklg_auth_slot_take). An unknown
+ * email ('not_found') spends the dummy hash: both answers cost the same.
+ * *account is the account found, or NULL; *new_hash a fresh hash when a
+ * verified customer's is outdated. 1, or 0 after answering. */
 static int check_login(jklg_req_t *req, const char *email,
-                       const char *password, jklg_rows_t *rows,
+                       const char *password, const json_t **account,
                        jklg_password_result_t *result, const char **new_hash)
 {
-    const char *verified;
+    jklg_result_t res;
     int ok;
 
+    *account = NULL;
     jklg_auth_slot_take(req);
-    ok = run(req, "jklg_c_login_lookup", 1, &email, rows);
+    ok = jklg_call(req, "jklg_login_lookup", 1, &email, &res);
     if (ok) {
-        *result = jklg_auth_verify(req, jklg_auth_value(rows, 1), password);
-        verified = jklg_auth_value(rows, 2);
-        if (*result == JKLG_PASSWORD_OK_REHASH && verified
-            && !strcmp(verified, "t")
+        if (!strcmp(res.outcome, "ok")) {
+            *account = jklg_result_json(req, &res);
+        }
+        *result = jklg_auth_verify(req, jklg_json_str(*account,
+                                   "password_hash"), password);
+        if (*result == JKLG_PASSWORD_OK_REHASH
+            && json_is_true(json_object_get(*account, "email_verified"))
             && jklg_auth_hash(req, password, new_hash) != APR_SUCCESS) {
             *new_hash = NULL;   /* keep the old hash; upgrade next time */
         }
@@ -414,26 +371,17 @@ static int check_login(jklg_req_t *req, const char *email,
     return ok;
 }
 
-/* Records a wrong password for an existing account (security events).
- * The answer is 401 either way: a failed write is only logged. */
-static void login_failed(jklg_req_t *req, const char *customer_id)
+/* Records a wrong password for an existing account (security events):
+ * 1, or 0 after answering the database's failure (as the lookup just
+ * before it would have). */
+static int login_failed(jklg_req_t *req, const char *customer_id)
 {
-    const char *args[3], *err;
-    jklg_rows_t rows;
-    apr_status_t rv;
+    const char *args[] = {customer_id, client_ip(req),
+                          jklg_req_user_agent(req)};
+    jklg_result_t res;
 
-    if (!customer_id || !jklg_req_db(req)) {
-        return;
-    }
-    args[0] = customer_id;
-    args[1] = client_ip(req);
-    args[2] = user_agent(req);
-    rv = jklg_db_query(&req->db, req->r->pool, "jklg_login_failed", 3, args,
-                       &rows, &err);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, req->r, JKLGNO(02050)
-                      "login_failed event not recorded: %s", err);
-    }
+    return !customer_id
+           || jklg_call(req, "jklg_login_failed", 3, args, &res);
 }
 
 /* Opens the session of a customer whose password (and any second factor)
@@ -444,7 +392,7 @@ int jklg_login_session(jklg_req_t *req, const char *customer_id,
                        const char *new_hash)
 {
     apr_pool_t *p = req->r->pool;
-    const char *ua = user_agent(req), *token, *hash;
+    const char *ua = jklg_req_user_agent(req), *token, *hash;
     jklg_result_t res;
 
     if (!new_token(req, &token, &hash)) {
@@ -475,8 +423,8 @@ int jklg_customer_login(jklg_req_t *req)
     apr_pool_t *p = req->r->pool;
     const char *email, *password, *new_hash = NULL, *customer_id;
     jklg_password_result_t result = JKLG_PASSWORD_MISMATCH;
+    const json_t *account;
     jklg_check_t c;
-    jklg_rows_t rows;
 
     apr_table_setn(req->r->err_headers_out, "Cache-Control", "no-store");
     jklg_check_init(&c, p, req->body, allowed);
@@ -486,19 +434,20 @@ int jklg_customer_login(jklg_req_t *req)
         return jklg_reply_invalid(req, c.fields);
     }
     if (login_limited(req, email)
-        || !check_login(req, email, password, &rows, &result, &new_hash)) {
+        || !check_login(req, email, password, &account, &result,
+                        &new_hash)) {
         return OK;
     }
+    customer_id = jklg_json_str(account, "customer_id");
     if (result == JKLG_PASSWORD_MISMATCH) {
-        login_failed(req, jklg_auth_value(&rows, 0));
-        return reply_bad_credentials(req);
+        return login_failed(req, customer_id) ? reply_bad_credentials(req)
+                                              : OK;
     }
-    if (strcmp(jklg_auth_value(&rows, 2), "t")) {
+    if (!json_is_true(json_object_get(account, "email_verified"))) {
         return jklg_reply_error(req, HTTP_FORBIDDEN, "email_not_verified",
                                 "Please confirm your email address first: "
                                 "we sent you a link.", NULL);
     }
-    customer_id = jklg_auth_value(&rows, 0);
     /* An account with a second factor gets an mfa_token, no session. */
     if (!jklg_login_mfa_gate(req, customer_id, new_hash)) {
         return OK;

@@ -1,7 +1,7 @@
 /* Customer authentication: the bearer token's signature is checked here,
- * in C; its session is checked by the database in the same call that
- * does the endpoint's work (JKLG_AUTHED, mod_jklg_call.c). Also the per-process gate
- * that bounds concurrent password hashes. */
+ * in C; its session is checked by the database in the same call that does
+ * the endpoint's work (JKLG_AUTHED, mod_jklg_call.c). Also the per-process
+ * gate that bounds concurrent password hashes, and the JWKS. */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -137,11 +137,6 @@ int jklg_req_auth(jklg_req_t *req)
                   "bearer token refused: %s", why);
     jklg_reply_unauthorized(req);
     return 0;
-}
-
-const char *jklg_auth_value(const jklg_rows_t *rows, int col)
-{
-    return rows->nrows > 0 && col < rows->ncols ? rows->rows[0][col] : NULL;
 }
 
 /* GET /api/.well-known/jwks.json: the public half of every Ed25519 key,

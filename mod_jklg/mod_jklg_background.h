@@ -11,7 +11,6 @@
 
 /* mod_jklg_statements.c: every statement, prepared through mod_dbd. */
 extern const jklg_statement_t *const jklg_statement_sets[];
-extern const jklg_statement_t jklg_customer_statements[];
 extern const jklg_statement_t jklg_payment_statements[];
 extern const jklg_statement_t jklg_profile_statements[];
 extern const jklg_statement_t jklg_history_statements[];

@@ -160,8 +160,6 @@ void jklg_auth_child_init(apr_pool_t *pchild, server_rec *s);
 /* Verifies the bearer token's signature and claims: 1, or answers 401 and
  * returns 0. Sets Cache-Control: no-store either way. */
 int jklg_req_auth(jklg_req_t *req);
-/* Column col of the first row, or NULL. */
-const char *jklg_auth_value(const jklg_rows_t *rows, int col);
 int jklg_reply_unauthorized(jklg_req_t *req);
 /* Password hashing and checking within the per-process gate. A NULL hash
  * spends a dummy verification (unknown emails cost the same). */

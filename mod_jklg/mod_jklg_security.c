@@ -3,7 +3,9 @@
  * "not you? secure my account" link of new-sign-in mails, and the
  * retention of security events. The SQL is in sql/013_account_security.sql;
  * the events of login, password and session changes are written by those
- * endpoints' own functions, in the same transaction as the change. */
+ * endpoints' own functions, in the same transaction as the change. The
+ * retention's purge also deletes expired links: secure-account, email
+ * change and pending MFA logins (sql/021). */
 #include <string.h>
 #include <apr_strings.h>
 #include <http_protocol.h>

@@ -7,7 +7,6 @@
 
 const jklg_statement_t *const jklg_statement_sets[] = {
     jklg_outbox_statements,
-    jklg_customer_statements,
     jklg_profile_statements,
     jklg_history_statements,
     jklg_transaction_statements,

@@ -24,6 +24,12 @@ def test_new_children_purge_expired_rows(server, db):
                     " token_hash, expires_at) VALUES (%s,"
                     " decode(repeat('ab', 32), 'hex'),"
                     " now() - interval '2 days')", (customer,))
+        # Pending MFA logins (sql/011): expired two days ago, and live.
+        cur.execute("INSERT INTO mfa_tokens (token_hash, customer_id,"
+                    " expires_at) VALUES (decode(repeat('cd', 32), 'hex'),"
+                    " %s, now() - interval '2 days'),"
+                    " (decode(repeat('ef', 32), 'hex'), %s,"
+                    " now() + interval '5 minutes')", (customer, customer))
         cur.execute("INSERT INTO email_outbox (template, recipient, status,"
                     " sent_at) VALUES ('test', 'old@jklg.test', 'sent',"
                     " now() - interval '31 days'), ('test', 'new@jklg.test',"
@@ -34,6 +40,15 @@ def test_new_children_purge_expired_rows(server, db):
             db, "SELECT count(*) FROM customer_sessions"
                 " WHERE customer_id = %s", customer) > 1:
         time.sleep(0.2)
+    # The links' purge follows the outbox's in the same sweep.
+    while time.monotonic() < deadline and count(
+            db, "SELECT count(*) FROM mfa_tokens WHERE customer_id = %s",
+            customer) > 1:
+        time.sleep(0.2)
+    assert count(db, "SELECT count(*) FROM mfa_tokens WHERE customer_id = %s"
+                     " AND expires_at > now()", customer) == 1
+    assert count(db, "SELECT count(*) FROM mfa_tokens"
+                     " WHERE customer_id = %s", customer) == 1
     assert count(db, "SELECT count(*) FROM customer_sessions"
                      " WHERE customer_id = %s AND expires_at > now()",
                  customer) == 1

@@ -3,6 +3,8 @@ calls them: their outcomes for live, dead and foreign sessions, what they
 change, and who may execute them. The HTTP suites test the same functions
 through the module; these pin the SQL side of the contract on its own."""
 
+import threading
+import time
 import uuid
 
 import psycopg2
@@ -234,6 +236,9 @@ def outbox(cur, mail_id):
     return cur.fetchone()
 
 
+SENT = {"message": "Check your inbox: we sent you an email with the next step."}
+
+
 def register(cur, email, token_hash):
     return call(cur, "register", email=email, password_hash="h",
                 first_name="Ada", last_name="Lovelace", phone=None,
@@ -246,7 +251,7 @@ def test_register_answers_alike_and_only_the_mail_differs(cur):
     first = register(cur, email, "11" * 32)
     second = register(cur, email, "22" * 32)
     assert first[0] == second[0] == "accepted"
-    assert first[1] is None and second[1] is None
+    assert first[1] == second[1] == SENT
     assert outbox(cur, first[2][0]) == ("verification", email)
     assert outbox(cur, second[2][0]) == ("account_exists", email)
     cur.execute("SELECT count(*) FROM customers WHERE email = %s", (email,))
@@ -273,7 +278,163 @@ def test_forgot_password_for_an_unknown_address_sends_nothing(cur):
     outcome, body, emails = call(cur, "forgot_password",
                                  email="nobody@example.com",
                                  token_hash="66" * 32, reset_url="https://x/r")
-    assert (outcome, body, emails) == ("accepted", None, None)
+    assert (outcome, body, emails) == ("accepted", SENT, None)
+
+
+def test_staff_resend_is_the_public_resend_with_an_audit_row(cur):
+    email = f"s-{uuid.uuid4().hex[:10]}@example.com"
+    assert register(cur, email, "77" * 32)[0] == "accepted"
+    outcome, body, emails = call(cur, "staff_customer_resend", staff="ops",
+                                 id=customer_id(cur, email),
+                                 token_hash="88" * 32,
+                                 verify_url="https://x/v?token=b")
+    assert outcome == "accepted" and len(emails) == 1
+    assert body == {"message": "A new verification email is on its way."}
+    assert outbox(cur, emails[0]) == ("verification", email)
+    cur.execute("SELECT data->>'verify_url', data->>'expires_hours'"
+                " FROM email_outbox WHERE id = %s", (emails[0],))
+    assert cur.fetchone() == ("https://x/v?token=b", "24")
+    cur.execute("SELECT staff_user, action FROM staff_audit"
+                " WHERE customer_id = %s", (customer_id(cur, email),))
+    assert cur.fetchall() == [("ops", "resend_verification")]
+    # the staff link retired the registration's, like a public resend
+    assert call(cur, "verify_email", token_hash="77" * 32)[0] == "invalid_token"
+    assert call(cur, "verify_email", token_hash="88" * 32)[0] == "ok"
+    assert call(cur, "staff_customer_resend", staff="ops",
+                id=customer_id(cur, email), token_hash="99" * 32,
+                verify_url="https://x/v")[0] == "conflict"
+
+
+# -- login lookup and password reset (sql/021) -------------------------------
+
+def customer_id(cur, email):
+    cur.execute("SELECT id FROM customers WHERE email = %s", (email,))
+    return str(cur.fetchone()[0])
+
+
+def test_login_lookup_finds_the_account_and_not_an_unknown_email(cur):
+    email = f"l-{uuid.uuid4().hex[:10]}@example.com"
+    register(cur, email, uuid.uuid4().hex * 2)
+    outcome, body, emails = call(cur, "login_lookup", email=email)
+    assert outcome == "ok" and emails is None
+    assert body == {"customer_id": customer_id(cur, email),
+                    "password_hash": "h", "email_verified": False}
+    cur.execute("UPDATE customers SET email_verified_at = now()"
+                " WHERE email = %s", (email,))
+    assert call(cur, "login_lookup", email=email)[1]["email_verified"] is True
+    assert call(cur, "login_lookup", email="nobody-" + email) == (
+        "not_found", None, None)
+
+
+def reset_token(cur, customer, expires="1 hour", used=False):
+    token_hash = uuid.uuid4().hex * 2
+    cur.execute("INSERT INTO password_reset_tokens (customer_id, token_hash,"
+                " expires_at, used_at) VALUES (%s, decode(%s, 'hex'),"
+                " now() + %s::interval, CASE WHEN %s THEN now() END)",
+                (customer, token_hash, expires, used))
+    return token_hash
+
+
+def reset(cur, token_hash, new_hash="new-hash"):
+    return call(cur, "reset_password", token_hash=token_hash,
+                new_hash=new_hash, ip="192.0.2.7", user_agent="pytest",
+                forgot_url="https://x/forgot")
+
+
+def password_hash(cur, customer):
+    cur.execute("SELECT password_hash FROM customers WHERE id = %s",
+                (customer,))
+    return cur.fetchone()[0]
+
+
+def test_reset_changes_the_password_and_uses_up_every_way_back(cur, me):
+    token = reset_token(cur, me["customer"])
+    other = reset_token(cur, me["customer"])
+    outcome, body, _ = call(cur, "reset_lookup", token_hash=token)
+    assert outcome == "ok" and body["email"].endswith("@example.com")
+    outcome, body, emails = reset(cur, token)
+    assert outcome == "ok" and len(emails) == 1
+    assert body == {"message": "Your password has been changed. "
+                               "Please sign in again."}
+    assert outbox(cur, emails[0])[0] == "password_changed"
+    assert password_hash(cur, me["customer"]) == "new-hash"
+    cur.execute("SELECT count(*) FROM customer_sessions"
+                " WHERE customer_id = %s", (me["customer"],))
+    assert cur.fetchone()[0] == 0
+    cur.execute("SELECT type, host(ip), user_agent FROM security_events"
+                " WHERE customer_id = %s", (me["customer"],))
+    assert cur.fetchall() == [("password_reset", "192.0.2.7", "pytest")]
+    cur.execute("SELECT email_verified_at IS NOT NULL FROM customers"
+                " WHERE id = %s", (me["customer"],))
+    assert cur.fetchone()[0] is True
+    # the token and the customer's other one are used now
+    for used in (token, other):
+        assert call(cur, "reset_lookup", token_hash=used)[0] == "invalid_token"
+        assert reset(cur, used, "again")[0] == "invalid_token"
+    assert password_hash(cur, me["customer"]) == "new-hash"
+
+
+@pytest.mark.parametrize("case", ["used", "expired", "unknown"])
+def test_reset_with_a_dead_token_changes_nothing(cur, me, case):
+    if case == "unknown":
+        token = uuid.uuid4().hex * 2
+    else:
+        token = reset_token(cur, me["customer"], used=case == "used",
+                            expires="-1 second" if case == "expired"
+                            else "1 hour")
+    cur.execute("SELECT count(*) FROM email_outbox")
+    mails = cur.fetchone()[0]
+    assert call(cur, "reset_lookup", token_hash=token) == (
+        "invalid_token", None, None)
+    assert reset(cur, token) == ("invalid_token", None, None)
+    assert password_hash(cur, me["customer"]) == "hash"
+    cur.execute("SELECT count(*) FROM customer_sessions"
+                " WHERE customer_id = %s", (me["customer"],))
+    assert cur.fetchone()[0] == 1
+    cur.execute("SELECT count(*) FROM email_outbox")
+    assert cur.fetchone()[0] == mails
+
+
+def test_two_resets_of_one_token_the_first_wins(pg, cur, me):
+    """The second waits for the first's row lock, then finds the token
+    used: one password, one mail."""
+    token = reset_token(cur, me["customer"])
+    first = psycopg2.connect(pg.url())
+    second = psycopg2.connect(pg.url())
+    result = {}
+    try:
+        with first.cursor() as c1:
+            assert reset(c1, token, "first-hash")[0] == "ok"   # not committed
+            pid = second.get_backend_pid()
+
+            def race():
+                with second.cursor() as c2:
+                    result["second"] = reset(c2, token, "second-hash")
+                second.commit()
+
+            thread = threading.Thread(target=race)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                cur.execute("SELECT wait_event_type FROM pg_stat_activity"
+                            " WHERE pid = %s", (pid,))
+                if cur.fetchone()[0] == "Lock":
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail("the second reset did not wait for the first")
+            assert "second" not in result
+        first.commit()
+        thread.join(10)
+    finally:
+        first.close()
+        second.close()
+    assert result["second"] == ("invalid_token", None, None)
+    assert password_hash(cur, me["customer"]) == "first-hash"
+    cur.execute("SELECT count(*) FROM security_events"
+                " WHERE customer_id = %s AND type = 'password_reset'",
+                (me["customer"],))
+    assert cur.fetchone()[0] == 1
 
 
 # ------------------------------------------------- the session check, once
