@@ -30,7 +30,7 @@ import time
 import pytest
 
 from harness.customers import PASSWORD
-from harness.fixtures_httpd import STAFF
+from harness.server import STAFF
 from harness.payments import Staff
 from test_web_pages import (  # noqa: F401
     AXE, AXE_RUN, account, api, booking_of, browser, mail_link, new_email,
