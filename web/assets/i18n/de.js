@@ -56,8 +56,8 @@ export default {
 
     'signup.title': 'Konto anlegen',
     'signup.submit': 'Konto anlegen',
-    'signup.done_title': 'Bitte sehen Sie in Ihr Postfach',
-    'signup.done_text': 'Wir haben Ihnen eine E-Mail mit einem Link zur Bestätigung Ihrer Adresse geschickt. Öffnen Sie ihn, um die Anmeldung abzuschließen.',
+    'signup.done_title': 'Bitte prüfen Sie Ihr Postfach',
+    'signup.done_text': 'Wir haben Ihnen eine E-Mail mit einem Link zur Bestätigung Ihrer Adresse geschickt. Öffnen Sie ihn, um die Registrierung abzuschließen.',
     'signup.have_account': 'Sie haben bereits ein Konto?',
 
     'login.title': 'Anmelden',
@@ -128,7 +128,7 @@ export default {
 
     'events.title': 'Letzte Sicherheitsereignisse',
     'events.none': 'Bisher nichts.',
-    'event.login': 'Angemeldet',
+    'event.login': 'Anmeldung',
     'event.login_failed': 'Fehlgeschlagene Anmeldung',
     'event.password_changed': 'Passwort geändert',
     'event.password_reset': 'Passwort zurückgesetzt',

@@ -47,7 +47,7 @@ export default {
     'error.invalid_password': 'Essa senha não está correta.',
     'error.invalid_token': 'Este link expirou ou já foi usado.',
     'error.rate_limited': 'Muitas tentativas. Aguarde um pouco e tente novamente.',
-    'error.unavailable': 'O site está ocupado. Tente novamente em instantes.',
+    'error.unavailable': 'O site está sobrecarregado no momento. Tente novamente em instantes.',
     'error.not_found': 'Não encontrado, ou ainda não disponível neste site.',
     'error.booking_already_paid': 'Esta reserva já está paga.',
     'error.gateway_error': 'O serviço de pagamento não respondeu. Tente novamente.',
@@ -108,7 +108,7 @@ export default {
     'sessions.text': 'Desconecte um dispositivo que você não reconhece ou não usa mais.',
     'sessions.this_device': 'este dispositivo',
     'sessions.unknown_device': 'Dispositivo desconhecido',
-    'sessions.detail': 'Endereço IP {ip} · último acesso {seen} · desde {since}',
+    'sessions.detail': 'Endereço IP {ip} · último acesso em {seen} · desde {since}',
     'sessions.revoke': 'Desconectar este dispositivo',
 
     'mfa.title': 'Verificação em duas etapas',
@@ -144,7 +144,7 @@ export default {
     'export.done': 'Download concluído.',
 
     'delete.title': 'Excluir sua conta',
-    'delete.text': 'Seus dados pessoais são apagados; as reservas e os pagamentos continuam na contabilidade, sem o seu nome. Não é possível desfazer.',
+    'delete.text': 'Seus dados pessoais são apagados; as reservas e os pagamentos continuam na contabilidade, sem o seu nome. Esta ação não pode ser desfeita.',
     'delete.submit': 'Excluir minha conta',
     'delete.confirm': 'Excluir sua conta definitivamente?',
 
@@ -173,7 +173,7 @@ export default {
     'schedule.full': 'Valor total',
     'installment.pending': 'a pagar',
     'installment.paid': 'paga',
-    'installment.failed': 'não paga',
+    'installment.failed': 'recusada',
     'installment.canceled': 'cancelada',
 
     'tx.date': 'Data',
