@@ -8,8 +8,9 @@ exactly the languages there are files for, and the dashboard offers them.
 In headless Chromium (as test_web_pages.py; one browser for the module,
 whose languages are Portuguese, pt-PT): /login is in Portuguese, with
 <html lang="pt">; every language file loads as a module in the browser;
-a customer who saves German in Preferences sees the dashboard and a
-booking in German after a reload, with money in German format."""
+a customer who saves German in Preferences sees the dashboard (still
+without horizontal scroll at 320 px) and a booking in German after a
+reload, with money and dates in German format."""
 
 import re
 import time
@@ -307,6 +308,18 @@ def test_saved_german_preference_shows_the_dashboard_in_german(tab, web, mail):
         listed
     assert tab.day("de", "2027-05-01") in listed, listed
     assert tab.find("#language").get_attribute("value") == "de"
+    # German's long words still fit a 320 px screen.
+    tab.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 320, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        scroll, client = tab.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "requestAnimationFrame(() => requestAnimationFrame(() => done("
+            "[document.documentElement.scrollWidth,"
+            " document.documentElement.clientWidth])));")
+    finally:
+        tab.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert 300 <= client <= 320 and scroll <= client, (scroll, client)
 
     # And so is every other page of the site.
     tab.open(f"/booking/{booking['id']}")
