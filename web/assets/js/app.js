@@ -6,6 +6,9 @@ const TOKEN_KEY = 'jklg.token';
 // Languages the pages know; the others fall back to English.
 const LANGUAGES = ['en', 'pt', 'es', 'fr', 'de'];
 let texts = en;
+// The locale of numbers, money and dates (Intl): the browser's own tag when
+// it is of the page's language (pt-PT, de-AT...), else the language alone.
+let locale = 'en';
 
 export function t(key, vars) {
     let s = texts[key] ?? en[key] ?? key;
@@ -15,21 +18,43 @@ export function t(key, vars) {
     return s;
 }
 
+function savedLanguage() {
+    try {
+        return localStorage.getItem('jklg.lang');
+    } catch {
+        return null;    // storage blocked: the browser's languages decide
+    }
+}
+
+function validLocale(tag) {
+    try {
+        return Intl.getCanonicalLocales(tag)[0];
+    } catch {
+        return null;
+    }
+}
+
 // The person's language: a saved preference, else the browser's, if we
-// have a text file for it; en.js is always loaded as the fallback.
+// have a text file for it; en.js is always loaded as the fallback. The
+// page's <html lang> follows, so that screen readers speak the right
+// language, and so do money and dates.
 async function loadTexts() {
-    const wanted = [localStorage.getItem('jklg.lang'),
-                    ...(navigator.languages || [])]
+    const browser = (navigator.languages && navigator.languages.length
+        ? navigator.languages : [navigator.language]).filter(Boolean);
+    let lang = [savedLanguage(), ...browser]
         .filter(Boolean).map(l => l.slice(0, 2).toLowerCase())
         .find(l => LANGUAGES.includes(l)) || 'en';
-    if (wanted !== 'en') {
+    if (lang !== 'en') {
         try {
-            texts = { ...en, ...(await import(`../i18n/${wanted}.js`)).default };
+            texts = { ...en, ...(await import(`../i18n/${lang}.js`)).default };
         } catch {
-            texts = en;     // not translated yet
+            texts = en;     // the file did not load: English throughout
+            lang = 'en';
         }
     }
-    document.documentElement.lang = texts === en ? 'en' : wanted;
+    const own = browser.find(l => l.toLowerCase().startsWith(lang + '-'));
+    locale = (own && validLocale(own)) || lang;
+    document.documentElement.lang = lang;
 }
 
 // Fills every [data-i18n] element's text, [data-i18n-*] attributes.
@@ -214,7 +239,7 @@ export function onSubmit(form, handler) {
 
 export function money(amount, currency) {
     try {
-        return new Intl.NumberFormat(document.documentElement.lang, {
+        return new Intl.NumberFormat(locale, {
             style: 'currency', currency: currency.toUpperCase(),
         }).format(amount / 100);
     } catch {
@@ -227,7 +252,7 @@ export function date(value) {
     const d = new Date(value.length === 10 ? value + 'T00:00:00Z' : value);
     const opts = value.length === 10 ? { dateStyle: 'medium', timeZone: 'UTC' }
         : { dateStyle: 'medium', timeStyle: 'short' };
-    return new Intl.DateTimeFormat(document.documentElement.lang, opts).format(d);
+    return new Intl.DateTimeFormat(locale, opts).format(d);
 }
 
 export function param(name) {
