@@ -286,10 +286,10 @@ static const char EV_PLAN[] =
 
 /* --- helpers ------------------------------------------------------------ */
 
-static jklg_gateway_conf_t *webhook_conf(const char *first,
+static jklg_stripe_conf_t *webhook_conf(const char *first,
                                          const char *second)
 {
-    jklg_gateway_conf_t *conf = apr_pcalloc(test_pool, sizeof(*conf));
+    jklg_stripe_conf_t *conf = apr_pcalloc(test_pool, sizeof(*conf));
 
     conf->webhook_secrets = apr_array_make(test_pool, 2, sizeof(char *));
     APR_ARRAY_PUSH(conf->webhook_secrets, const char *) = first;
@@ -300,7 +300,7 @@ static jklg_gateway_conf_t *webhook_conf(const char *first,
     return conf;
 }
 
-static apr_status_t verify_at(const jklg_gateway_conf_t *conf,
+static apr_status_t verify_at(const jklg_stripe_conf_t *conf,
                               const char *header, const char *body,
                               apr_size_t len, apr_int64_t now_sec)
 {
@@ -541,7 +541,7 @@ END_TEST
 
 START_TEST(webhook_not_configured)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     const char *err = NULL;
 
     memset(&conf, 0, sizeof(conf));
@@ -896,7 +896,7 @@ END_TEST
 
 START_TEST(stripe_not_configured)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_refund_req_t rreq = {"r1", "tx1", "pi_1", 500, "eur", NULL};
     jklg_payment_t out;
@@ -918,7 +918,7 @@ END_TEST
 
 START_TEST(stripe_refuses_header_injection)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     jklg_payment_req_t req = {"tx1\r\nX-Evil: 1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_payment_t out;
     const char *err = NULL;
@@ -942,7 +942,7 @@ END_TEST
  * connection error, with no trace of the key. */
 START_TEST(stripe_unreachable)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_payment_t out;
     const char *err = NULL;
