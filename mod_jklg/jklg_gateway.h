@@ -237,8 +237,9 @@ int jklg_gateway_configured(const jklg_gateway_t *gw, const void *conf);
 /* The bound on one of gw's calls: its own, or 30 s. */
 apr_interval_time_t jklg_gateway_call_timeout(const jklg_gateway_t *gw,
                                               const void *conf);
-/* The payment method a receipt names for a transaction of gateway `name`
- * whose own method (staff's word) is NULL. */
+/* The payment method a receipt names for every transaction of gateway
+ * `name` ("card"); NULL when the transaction's own word stands (staff's
+ * cash or bank transfer) or the name is not registered. */
 const char *jklg_gateway_method(const char *name);
 
 #endif

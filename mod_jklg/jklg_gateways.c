@@ -87,5 +87,5 @@ const char *jklg_gateway_method(const char *name)
 {
     const jklg_gateway_t *gw = jklg_gateway_find(name);
 
-    return gw && gw->method ? gw->method : name;
+    return gw ? gw->method : NULL;
 }
