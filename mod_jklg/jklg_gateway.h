@@ -1,8 +1,10 @@
-/* Payment gateways: a table of function pointers per provider. Stripe and
+/* Payment gateways: a table of function pointers per provider, which also
+ * owns the provider's configuration, directives and checks. Stripe and
  * manual (cash, bank transfer recorded by staff) implement it; a new
- * provider is one new file plus its line in jklg_gateways.c. Gateways never
- * see request_rec or the database: handlers own the transactions' rows and
- * pass gateways what they need. */
+ * provider is one new file plus its line in jklg_gateways.c (and
+ * jklg_gateways.h for its directives): docs/payments.md, "Adding a
+ * gateway". Gateways never see request_rec or the database: handlers own
+ * the transactions' rows and pass gateways what they need. */
 #ifndef JKLG_GATEWAY_H
 #define JKLG_GATEWAY_H
 

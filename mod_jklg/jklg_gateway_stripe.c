@@ -20,7 +20,8 @@ static const char *payment_form(apr_pool_t *p, const jklg_payment_req_t *req)
     jklg_stripe_form_add(f, "automatic_payment_methods[enabled]", "true");
     jklg_stripe_form_add(f, "metadata[transaction_id]", req->transaction_id);
     jklg_stripe_form_add(f, "metadata[booking_id]", req->booking_id);
-    jklg_stripe_form_add(f, "metadata[booking_reference]", req->booking_reference);
+    jklg_stripe_form_add(f, "metadata[booking_reference]",
+                         req->booking_reference);
     if (req->booking_reference) {
         jklg_stripe_form_add(f, "description",
                  apr_pstrcat(p, "Booking ", req->booking_reference, NULL));
@@ -264,7 +265,8 @@ static apr_status_t stripe_create_customer(const void *conf,
                                        NULL);
     rv = jklg_stripe_call(conf, p, &call, &reply, err);
     if (rv == APR_SUCCESS) {
-        *ref = jklg_stripe_str(p, jklg_stripe_load_object(p, reply.body, reply.len), "id");
+        *ref = jklg_stripe_str(p, jklg_stripe_load_object(p, reply.body,
+                                                          reply.len), "id");
         if (!jklg_stripe_id_ok(*ref)) {
             *ref = NULL;
             *err = "stripe: unexpected Customer in the response";
@@ -335,7 +337,8 @@ static const char *offsession_form(apr_pool_t *p,
     jklg_stripe_form_add(f, "off_session", "true");
     jklg_stripe_form_add(f, "confirm", "true");
     jklg_stripe_form_add(f, "metadata[transaction_id]", req->transaction_id);
-    jklg_stripe_form_add(f, "metadata[booking_reference]", req->booking_reference);
+    jklg_stripe_form_add(f, "metadata[booking_reference]",
+                         req->booking_reference);
     if (req->booking_reference) {
         jklg_stripe_form_add(f, "description", apr_pstrcat(p, "Booking ",
                                                req->booking_reference,
@@ -348,7 +351,8 @@ static const char *offsession_form(apr_pool_t *p,
 static void card_error(apr_pool_t *p, const jklg_stripe_reply_t *r,
                        jklg_offsession_t *out)
 {
-    json_t *e = json_object_get(jklg_stripe_load_object(p, r->body, r->len), "error");
+    json_t *e = json_object_get(jklg_stripe_load_object(p, r->body, r->len),
+                                "error");
     const char *code = jklg_json_str(e, "code");
     const char *decline = jklg_json_str(e, "decline_code");
 
@@ -384,7 +388,8 @@ static apr_status_t stripe_charge_off_session(
     if ((rv = jklg_stripe_check_configured(conf, err)) != APR_SUCCESS) {
         return rv;
     }
-    if (!jklg_stripe_header_safe(req->idempotency_key) || !jklg_stripe_id_ok(req->customer_ref)
+    if (!jklg_stripe_header_safe(req->idempotency_key)
+        || !jklg_stripe_id_ok(req->customer_ref)
         || !jklg_stripe_id_ok(req->method_ref) || req->amount <= 0
         || req->currency == NULL) {
         *err = "stripe: off-session charge without key, customer, method, "

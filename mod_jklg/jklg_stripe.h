@@ -37,7 +37,7 @@ typedef struct {
     const char *publishable_key;        /* pk_..., for Stripe.js */
     const char *api_base;               /* no trailing /; NULL: Stripe's */
     const char *js_url;                 /* where the pages load Stripe.js */
-    apr_interval_time_t timeout;        /* one logical call, retries included */
+    apr_interval_time_t timeout;        /* one call, retries included */
     apr_array_header_t *webhook_secrets;/* const char *; any may match */
     apr_interval_time_t webhook_tolerance;
 } jklg_stripe_conf_t;

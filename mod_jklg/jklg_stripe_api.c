@@ -11,6 +11,10 @@
 #include "jklg_json.h"
 #include "jklg_stripe.h"
 
+#ifndef JKLG_VERSION
+#define JKLG_VERSION "dev"
+#endif
+
 #define DEFAULT_TIMEOUT apr_time_from_sec(30)
 /* A blackholed address must leave time for another attempt. */
 #define CONNECT_TIMEOUT_MAX_MS 10000L
@@ -21,8 +25,9 @@
 /* Stripe objects are a few kB; anything far larger is not Stripe. */
 #define REPLY_MAX (1024 * 1024)
 
-/* Spaces and tabs may surround t's value; any other control byte means
- * the header is not what Stripe sent. */
+/* Tabs are blanks in a header (around a signature's t); any other control
+ * byte means it is not what Stripe sent, or would start a header of the
+ * caller's choosing in a request. */
 int jklg_stripe_text_ok(const char *s)
 {
     for (; *s; s++) {
@@ -186,7 +191,8 @@ apr_interval_time_t jklg_stripe_backoff(int n, double fraction)
     return (apr_interval_time_t)((double)base * (0.5 + fraction / 2.0));
 }
 
-json_t *jklg_stripe_load_object(apr_pool_t *p, const char *body, apr_size_t len)
+json_t *jklg_stripe_load_object(apr_pool_t *p, const char *body,
+                                apr_size_t len)
 {
     json_t *j;
 
@@ -223,7 +229,8 @@ const char *jklg_stripe_error_text(apr_pool_t *p, long status,
                                    const char *body, apr_size_t len,
                                    int attempts)
 {
-    json_t *e = json_object_get(jklg_stripe_load_object(p, body, len), "error");
+    json_t *e = json_object_get(jklg_stripe_load_object(p, body, len),
+                                "error");
     const char *code = safe_code(p, jklg_json_str(e, "code"));
     const char *decline = safe_code(p, jklg_json_str(e, "decline_code"));
 
@@ -251,7 +258,7 @@ int jklg_stripe_header_safe(const char *s)
 }
 
 apr_status_t jklg_stripe_check_configured(const jklg_stripe_conf_t *conf,
-                                     const char **err)
+                                          const char **err)
 {
     if (conf == NULL || conf->secret_key == NULL || !*conf->secret_key) {
         *err = "stripe: not configured (no secret key)";
@@ -264,7 +271,8 @@ apr_status_t jklg_stripe_check_configured(const jklg_stripe_conf_t *conf,
     return APR_SUCCESS;
 }
 
-const char *jklg_stripe_str(apr_pool_t *p, const json_t *obj, const char *key)
+const char *jklg_stripe_str(apr_pool_t *p, const json_t *obj,
+                            const char *key)
 {
     const char *s = jklg_json_str(obj, key);
 
@@ -440,7 +448,8 @@ static void attempt(CURL *c, const char *url, struct curl_slist *headers,
 /* Sleeps before the next attempt; 0 when there is to be none (the policy
  * says no, the attempts are spent, or the pause would reach the
  * deadline). */
-static int pause_before_retry(const jklg_stripe_reply_t *r, apr_time_t deadline)
+static int pause_before_retry(const jklg_stripe_reply_t *r,
+                              apr_time_t deadline)
 {
     apr_interval_time_t delay;
 

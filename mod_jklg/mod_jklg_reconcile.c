@@ -182,7 +182,8 @@ static const char *walk(run_t *run, apr_pool_t *p, apr_int64_t since)
         apr_pool_clear(page_pool);
         /* Counted with the other gateway calls (jklg_gateway_calls_total). */
         rv = jklg_count_gateway(run->gw, run->gw->list_changes(
-                 jklg_gateway_conf(conf, run->gw), page_pool, since, cursor, &ch, &err));
+                 jklg_gateway_conf(conf, run->gw), page_pool, since, cursor,
+                 &ch, &err));
         if (rv != APR_SUCCESS) {
             return apr_psprintf(p, "page %d: %s", n + 1,
                                 err ? err : "gateway error");

@@ -1,5 +1,7 @@
-/* Unit tests of jklg_stripe.c (webhook signatures, events, the pure parts
- * of the HTTP client), jklg_gateway_manual.c and the gateway registry.
+/* Unit tests of the Stripe gateway (jklg_stripe_webhook.c: signatures and
+ * events; jklg_stripe_api.c: the pure parts of the HTTP client;
+ * jklg_gateway_stripe.c: its settings, configuration and operations'
+ * refusals), jklg_gateway_manual.c and the gateway registry.
  * The HTTP exchanges themselves are tested end to end against the Stripe
  * stand-in of the HTTP suite. */
 #include <string.h>
