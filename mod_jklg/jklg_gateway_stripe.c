@@ -11,6 +11,8 @@
 #include "jklg_stripe.h"
 #include "jklg_util.h"
 
+/* ---- payments and refunds ----------------------------------------------- */
+
 static const char *payment_form(apr_pool_t *p, const jklg_payment_req_t *req)
 {
     apr_array_header_t *f = apr_array_make(p, 8, sizeof(const char *));
@@ -23,8 +25,8 @@ static const char *payment_form(apr_pool_t *p, const jklg_payment_req_t *req)
     jklg_stripe_form_add(f, "metadata[booking_reference]",
                          req->booking_reference);
     if (req->booking_reference) {
-        jklg_stripe_form_add(f, "description",
-                 apr_pstrcat(p, "Booking ", req->booking_reference, NULL));
+        jklg_stripe_form_add(f, "description", apr_pstrcat(p, "Booking ",
+                                               req->booking_reference, NULL));
     }
     /* Keeps the card on the customer for the balance (off-session). */
     if (req->customer_ref) {
