@@ -92,7 +92,9 @@ $(BUILD)/jklg_templates_builtin.c: $(TEMPLATES) scripts/embed_templates.sh | $(B
 $(BUILD)/jklg_templates_builtin.o: $(BUILD)/jklg_templates_builtin.c $(FLAGS_STAMP)
 	$(CC) $(CFLAGS) $(CPPFLAGS_ALL) -c $< -o $@
 
+# Made afresh: an object whose source was removed must not linger in it.
 $(CORE_LIB): $(CORE_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(MODULE): $(MODULE_OBJ) $(CORE_LIB)

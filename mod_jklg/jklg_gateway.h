@@ -1,22 +1,30 @@
-/* Payment gateways: a table of function pointers per provider. Stripe and
+/* Payment gateways: a table of function pointers per provider, which also
+ * owns the provider's configuration, directives and checks. Stripe and
  * manual (cash, bank transfer recorded by staff) implement it; a new
- * provider is one new file plus its line in jklg_gateways.c. Gateways never
- * see request_rec or the database: handlers own the transactions' rows and
- * pass gateways what they need. */
+ * provider is one new file plus its line in jklg_gateways.c (and
+ * jklg_gateways.h for its directives): docs/payments.md, "Adding a
+ * gateway". Gateways never see request_rec or the database: handlers own
+ * the transactions' rows and pass gateways what they need. */
 #ifndef JKLG_GATEWAY_H
 #define JKLG_GATEWAY_H
 
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <jansson.h>
 
+/* A gateway's configuration is its own: an opaque pointer that only its
+ * file reads. The module keeps one per registered gateway and server
+ * (jklg_gateway_conf() in mod_jklg_config.h) and hands it to every call. */
+
+/* One directive of a gateway: its setter stores arg in the gateway's
+ * configuration; an error (naming the directive) stops httpd at start.
+ * The glue's command table lists the same directives through the
+ * gateway's JKLG_<NAME>_DIRECTIVES macro (jklg_gateways.h). */
 typedef struct {
-    const char *secret_key;             /* Stripe: sk_...; NULL: not configured */
-    const char *api_base;               /* https://api.stripe.com, no trailing / */
-    apr_interval_time_t timeout;        /* bound on one logical call, retries included */
-    apr_array_header_t *webhook_secrets;/* const char *; any may match */
-    apr_interval_time_t webhook_tolerance;
-} jklg_gateway_conf_t;
+    const char *directive;
+    const char *(*set)(apr_pool_t *p, void *conf, const char *arg);
+} jklg_gateway_setting_t;
 
 typedef struct {
     const char *transaction_id;         /* our row: the idempotency key derives from it */
@@ -117,23 +125,49 @@ typedef struct {
 
 typedef struct jklg_gateway_t {
     const char *name;
+    /* The payment method its receipts name ("card"); NULL: the word staff
+     * gave the transaction, else the gateway's name. */
+    const char *method;
+    /* The request header carrying a webhook's signature; NULL without
+     * webhooks. The gateway that has one owns /api/payments/webhook. */
+    const char *signature_header;
+
+    /* ---- configuration (all NULL for a gateway without any) ---- */
+    const jklg_gateway_setting_t *settings;     /* {NULL} ends it */
+    void *(*make_conf)(apr_pool_t *p);
+    /* add's settings win over base's, as for every directive. */
+    void *(*merge_conf)(apr_pool_t *p, const void *base, const void *add);
+    /* At start-up, once per server: applies the defaults and refuses a
+     * configuration that cannot work (the message names the directive);
+     * NULL when fine. */
+    const char *(*check_conf)(apr_pool_t *p, void *conf);
+    /* Whether it can take payments (health, /api/payments/config). NULL:
+     * always. */
+    int (*configured)(const void *conf);
+    /* Adds what browsers need of it to GET /api/payments/config (e.g. a
+     * publishable key); never a secret. */
+    void (*public_conf)(const void *conf, json_t *out);
+    /* The bound on one call with its retries; NULL: calls do not wait. */
+    apr_interval_time_t (*call_timeout)(const void *conf);
+
+    /* ---- operations ---- */
     /* Starts a payment. Failures: APR_EGENERAL (the gateway refused: a
      * definite no), APR_ECONNREFUSED (never reached it), APR_TIMEUP and
      * APR_INCOMPLETE (outcome unknown: it may have happened); *err is safe
      * to log (no keys, no client secret). The same for refund. */
-    apr_status_t (*create_payment)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*create_payment)(const void *conf,
                                    apr_pool_t *p, const jklg_payment_req_t *req,
                                    jklg_payment_t *out, const char **err);
-    apr_status_t (*refund)(const jklg_gateway_conf_t *conf, apr_pool_t *p,
+    apr_status_t (*refund)(const void *conf, apr_pool_t *p,
                            const jklg_refund_req_t *req, jklg_refund_t *out,
                            const char **err);
     /* NULL for gateways without webhooks. APR_EINVAL when the signature
      * does not hold (bad, stale, malformed). */
-    apr_status_t (*verify_webhook)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*verify_webhook)(const void *conf,
                                    apr_pool_t *p, const char *signature,
                                    const char *body, apr_size_t len,
                                    apr_time_t now, const char **err);
-    apr_status_t (*parse_event)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*parse_event)(const void *conf,
                                 apr_pool_t *p, const char *body,
                                 apr_size_t len, jklg_gateway_event_t *ev,
                                 const char **err);
@@ -141,44 +175,44 @@ typedef struct jklg_gateway_t {
      * customer gets the same intent again without its secret ever being
      * stored. `expected` holds its amount and currency. NULL for gateways
      * whose payments need nothing from the customer. */
-    apr_status_t (*fetch_payment)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*fetch_payment)(const void *conf,
                                   apr_pool_t *p, const char *gateway_ref,
                                   const jklg_payment_req_t *expected,
                                   jklg_payment_t *out, const char **err);
     /* Cancels a payment that was replaced (the amount due changed), so
      * that an old client secret can no longer pay it. NULL when there is
      * nothing to cancel outside this system. */
-    apr_status_t (*cancel_payment)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*cancel_payment)(const void *conf,
                                    apr_pool_t *p, const char *gateway_ref,
                                    const char **err);
     /* Saved cards (issue 10); NULL for gateways that keep no cards.
      * create_customer makes the gateway's customer for ours (idempotent
      * on our id) and gives its id in *ref. */
-    apr_status_t (*create_customer)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*create_customer)(const void *conf,
                                     apr_pool_t *p,
                                     const jklg_customer_req_t *req,
                                     const char **ref, const char **err);
     /* A payment method's card details (brand, last 4, expiry). */
-    apr_status_t (*fetch_method)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*fetch_method)(const void *conf,
                                  apr_pool_t *p, const char *gateway_ref,
                                  jklg_method_t *out, const char **err);
     /* Charges a saved method without the customer. APR_EGENERAL with
      * out->decline set: the bank said no or wants the customer
      * (authentication_required); timeouts as for create_payment. */
-    apr_status_t (*charge_off_session)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*charge_off_session)(const void *conf,
                                        apr_pool_t *p,
                                        const jklg_offsession_req_t *req,
                                        jklg_offsession_t *out,
                                        const char **err);
     /* Forgets a saved method at the gateway. */
-    apr_status_t (*detach_method)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*detach_method)(const void *conf,
                                   apr_pool_t *p, const char *gateway_ref,
                                   const char **err);
     /* Reconciliation: one page of the events created at or after `since`
      * (seconds), after `cursor` (NULL: the first page). Errors as for
      * create_payment: a failed page is asked for again by the next run.
      * NULL for gateways that nobody outside can change. */
-    apr_status_t (*list_changes)(const jklg_gateway_conf_t *conf,
+    apr_status_t (*list_changes)(const void *conf,
                                  apr_pool_t *p, apr_int64_t since,
                                  const char *cursor,
                                  jklg_gateway_changes_t *out,
@@ -189,5 +223,25 @@ typedef struct jklg_gateway_t {
 const jklg_gateway_t *jklg_gateway_find(const char *name);
 /* NULL-terminated, in registration order. */
 extern const jklg_gateway_t *const jklg_gateways[];
+/* How many are registered, and gw's place among them (-1: not
+ * registered): the index of its configuration. */
+int jklg_gateway_count(void);
+int jklg_gateway_index(const jklg_gateway_t *gw);
+/* The gateway that verifies webhooks (owns /api/payments/webhook); NULL
+ * when none does. */
+const jklg_gateway_t *jklg_gateway_webhooks(void);
+/* Customers' own payments go to the first gateway whose payments need
+ * the customer (fetch_payment: a client secret); NULL when none is
+ * registered. */
+const jklg_gateway_t *jklg_gateway_online(void);
+/* Whether gw can take payments with its configuration conf. */
+int jklg_gateway_configured(const jklg_gateway_t *gw, const void *conf);
+/* The bound on one of gw's calls: its own, or 30 s. */
+apr_interval_time_t jklg_gateway_call_timeout(const jklg_gateway_t *gw,
+                                              const void *conf);
+/* The payment method a receipt names for every transaction of gateway
+ * `name` ("card"); NULL when the transaction's own word stands (staff's
+ * cash or bank transfer) or the name is not registered. */
+const char *jklg_gateway_method(const char *name);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "jklg_gateway.h"
 
-static apr_status_t manual_create_payment(const jklg_gateway_conf_t *conf,
+static apr_status_t manual_create_payment(const void *conf,
                                           apr_pool_t *p,
                                           const jklg_payment_req_t *req,
                                           jklg_payment_t *out,
@@ -18,7 +18,7 @@ static apr_status_t manual_create_payment(const jklg_gateway_conf_t *conf,
     return APR_SUCCESS;
 }
 
-static apr_status_t manual_refund(const jklg_gateway_conf_t *conf,
+static apr_status_t manual_refund(const void *conf,
                                   apr_pool_t *p, const jklg_refund_req_t *req,
                                   jklg_refund_t *out, const char **err)
 {
@@ -29,19 +29,11 @@ static apr_status_t manual_refund(const jklg_gateway_conf_t *conf,
     return APR_SUCCESS;
 }
 
-/* No webhooks: nobody outside can tell us about these payments, and
- * nothing to reconcile (list_changes NULL). */
+/* No configuration, no webhooks: nobody outside can tell us about these
+ * payments, nothing to reconcile, no cards to keep. Staff name the method
+ * (cash, bank transfer) of each transaction. */
 const jklg_gateway_t jklg_gateway_manual = {
-    "manual",
-    manual_create_payment,
-    manual_refund,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,                   /* keeps no cards: nothing to save or charge */
-    NULL,
-    NULL,
-    NULL,
-    NULL                    /* list_changes: nothing to reconcile */
+    .name = "manual",
+    .create_payment = manual_create_payment,
+    .refund = manual_refund,
 };

@@ -32,8 +32,8 @@ static const struct {
             "August", "September", "Oktober", "November", "Dezember"}},
 };
 
-/* The values SQL's jklg_payment_emails() puts in `payment_method`: the
- * Stripe gateway's "card" and staff's manual methods (api.md: cash,
+/* The values a receipt's `payment_method` takes: a gateway's own word
+ * (jklg_gateway_t.method, "card") and staff's manual methods (api.md: cash,
  * bank_transfer, written with a space). */
 static const struct {
     const char *en;

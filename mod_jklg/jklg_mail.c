@@ -605,12 +605,8 @@ static CURLcode set_connection_options(smtp_job_t *job,
     long ms = timeout_ms(smtp->timeout);
     CURLcode rc;
 
-    if ((rc = curl_easy_setopt(c, CURLOPT_URL, smtp->url))
-        || (rc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps"))
-        || (rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L))
-        || (rc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms))
-        || (rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms))
-        || (rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, job->errbuf))
+    if ((rc = jklg_curl_setup(c, smtp->url, "smtp,smtps", ms, ms,
+                              job->errbuf))
         || (rc = curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, keep_reply))
         || (rc = curl_easy_setopt(c, CURLOPT_HEADERDATA, job))) {
         return rc;

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include "jklg_gateway.h"
 #include "jklg_i18n.h"
 #include "jklg_json.h"
 #include "jklg_money.h"
@@ -180,6 +181,17 @@ void jklg_outbox_format_money(apr_pool_t *p, json_t *vars)
     }
 }
 
+/* A receipt names the gateway's own payment method when it has one (sql/023
+ * leaves that word to the gateway table). */
+static void gateway_method(json_t *vars)
+{
+    const char *method = jklg_gateway_method(jklg_json_str(vars, "gateway"));
+
+    if (method) {
+        json_object_set_new(vars, "payment_method", json_string(method));
+    }
+}
+
 /* The row's data over the defaults, amounts and dates written as the
  * row's language writes them (lang: a BCP 47 tag or NULL for en). */
 static json_t *template_vars(apr_pool_t *p, const jklg_outbox_conf_t *conf,
@@ -192,6 +204,7 @@ static json_t *template_vars(apr_pool_t *p, const jklg_outbox_conf_t *conf,
     if (json_is_object(data)) {
         json_object_update(vars, data);
     }
+    gateway_method(vars);
     jklg_i18n_localize_vars(p, vars, jklg_lang_pick(p, lang));
     return vars;
 }

@@ -1,7 +1,9 @@
-/* The Stripe gateway's pure parts, apart from its HTTP client so that unit
- * tests can reach them: webhook signatures, the request form encoding,
- * status mapping, the retry policy and safe error texts. The gateway
- * itself is jklg_gateway_stripe (jklg_gateway.h). */
+/* The Stripe gateway, in three files by job: jklg_gateway_stripe.c (its
+ * configuration, directives and the operations of jklg_gateway_t),
+ * jklg_stripe_api.c (the REST client: forms, retries, idempotency keys,
+ * error texts) and jklg_stripe_webhook.c (signatures and events, pure).
+ * This header is theirs and the unit tests'; nothing else includes it
+ * but jklg_gateways.h, for the directives. */
 #ifndef JKLG_STRIPE_H
 #define JKLG_STRIPE_H
 
@@ -9,17 +11,56 @@
 #include <apr_tables.h>
 #include <apr_time.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include "jklg_gateway.h"
 
 /* Pinned so that a change of the account's default API version in the
  * Stripe dashboard cannot change the shapes this code parses. */
 #define JKLG_STRIPE_API_VERSION "2024-06-20"
 #define JKLG_STRIPE_API_BASE "https://api.stripe.com"
+#define JKLG_STRIPE_JS_URL "https://js.stripe.com/v3/"
+#define JKLG_STRIPE_TIMEOUT apr_time_from_sec(30)
+#define JKLG_STRIPE_WEBHOOK_TOLERANCE apr_time_from_sec(300)
 #define JKLG_STRIPE_MAX_ATTEMPTS 3
 /* Stripe's limit on one metadata value, in characters. */
 #define JKLG_STRIPE_METADATA_MAX 500
 
 extern const jklg_gateway_t jklg_gateway_stripe;
+
+/* ---- configuration ------------------------------------------------------ */
+
+/* The gateway's configuration (its directives below). Timeouts are -1
+ * until set; check_conf applies the defaults. Zeroed, it is a gateway
+ * without keys: every call answers APR_ENOTIMPL. */
+typedef struct {
+    const char *secret_key;             /* sk_...; NULL: not configured */
+    const char *publishable_key;        /* pk_..., for Stripe.js */
+    const char *api_base;               /* no trailing /; NULL: Stripe's */
+    const char *js_url;                 /* where the pages load Stripe.js */
+    apr_interval_time_t timeout;        /* one call, retries included */
+    apr_array_header_t *webhook_secrets;/* const char *; any may match */
+    apr_interval_time_t webhook_tolerance;
+} jklg_stripe_conf_t;
+
+/* The directives, X(gateway, name, how, setter, help) each, how being
+ * TAKE1 or ITERATE: the glue's static command table lists them through
+ * jklg_gateways.h, and jklg_gateway_stripe.c's settings table takes the
+ * setters from the same lines. */
+#define JKLG_STRIPE_DIRECTIVES(X) \
+    X(jklg_gateway_stripe, "JKLGStripeSecretKey", TAKE1, set_secret_key, \
+      "Stripe secret key sk_... (payments are off without it)") \
+    X(jklg_gateway_stripe, "JKLGStripePublishableKey", TAKE1, \
+      set_publishable_key, "Stripe publishable key pk_... for Stripe.js") \
+    X(jklg_gateway_stripe, "JKLGStripeWebhookSecret", ITERATE, \
+      add_webhook_secret, "Webhook signing secrets whsec_...; any may match") \
+    X(jklg_gateway_stripe, "JKLGStripeAPIBase", TAKE1, set_api_base, \
+      "Stripe API URL (default https://api.stripe.com)") \
+    X(jklg_gateway_stripe, "JKLGStripeJSURL", TAKE1, set_js_url, \
+      "Stripe.js URL the pages load (default https://js.stripe.com/v3/)") \
+    X(jklg_gateway_stripe, "JKLGStripeTimeout", TAKE1, set_timeout, \
+      "Bound on one Stripe call with its retries (default 30s)") \
+    X(jklg_gateway_stripe, "JKLGStripeWebhookTolerance", TAKE1, \
+      set_webhook_tolerance, "Largest webhook clock difference (default 300s)")
 
 /* ---- webhook signatures ------------------------------------------------ */
 
@@ -52,6 +93,18 @@ void jklg_stripe_hmac(unsigned char out[JKLG_STRIPE_SIG_LEN],
 const char *jklg_stripe_sign(apr_pool_t *p, const char *secret,
                              apr_int64_t t, const char *body,
                              apr_size_t len);
+
+/* jklg_stripe_verify_webhook is the gateway's verify_webhook, over the
+ * configured secrets and tolerance (APR_ENOTIMPL without secrets);
+ * jklg_stripe_parse_event its parse_event, which needs no
+ * configuration. */
+apr_status_t jklg_stripe_verify_webhook(const jklg_stripe_conf_t *conf,
+                                        apr_pool_t *p, const char *signature,
+                                        const char *body, apr_size_t len,
+                                        apr_time_t now, const char **err);
+apr_status_t jklg_stripe_parse_event(apr_pool_t *p, const char *body,
+                                     apr_size_t len, jklg_gateway_event_t *ev,
+                                     const char **err);
 
 /* ---- requests ----------------------------------------------------------- */
 
@@ -92,5 +145,57 @@ apr_interval_time_t jklg_stripe_backoff(int n, double fraction);
 const char *jklg_stripe_error_text(apr_pool_t *p, long status,
                                    const char *body, apr_size_t len,
                                    int attempts);
+
+/* ---- the REST client (jklg_stripe_api.c) -------------------------------- */
+
+typedef struct {
+    const char *path;                   /* /v1/... */
+    const char *form;                   /* NULL: a GET */
+    const char *idempotency_key;        /* NULL for GETs */
+} jklg_stripe_call_t;
+
+typedef struct {
+    CURLcode rc;
+    long status;
+    int hint;                           /* Stripe-Should-Retry */
+    int attempts;
+    apr_pool_t *p;
+    char *body;
+    apr_size_t len;
+    apr_size_t cap;
+    char errbuf[CURL_ERROR_SIZE];
+} jklg_stripe_reply_t;
+
+/* One logical call (POST with a form, GET without): up to
+ * JKLG_STRIPE_MAX_ATTEMPTS attempts with the same Idempotency-Key, all
+ * within the configured timeout. APR_EGENERAL: Stripe said no (4xx);
+ * APR_ECONNREFUSED: never reached; APR_TIMEUP, APR_INCOMPLETE: unknown. */
+apr_status_t jklg_stripe_call(const jklg_stripe_conf_t *conf, apr_pool_t *p,
+                              const jklg_stripe_call_t *call,
+                              jklg_stripe_reply_t *r, const char **err);
+
+/* APR_ENOTIMPL without a secret key, APR_EINVAL for one that could not
+ * go into a header. */
+apr_status_t jklg_stripe_check_configured(const jklg_stripe_conf_t *conf,
+                                          const char **err);
+
+/* Appends key=value to a form, nothing when value is NULL. */
+void jklg_stripe_form_add(apr_array_header_t *form, const char *key,
+                          const char *value);
+const char *jklg_stripe_amount(apr_pool_t *p, apr_int64_t amount);
+
+/* The JSON object of a reply, or NULL; a member's non-empty string
+ * copied into p, or NULL. */
+json_t *jklg_stripe_load_object(apr_pool_t *p, const char *body,
+                                apr_size_t len);
+const char *jklg_stripe_str(apr_pool_t *p, const json_t *obj,
+                            const char *key);
+
+/* No control bytes but tabs: what may go into a header. */
+int jklg_stripe_text_ok(const char *s);
+/* Non-empty and jklg_stripe_text_ok. */
+int jklg_stripe_header_safe(const char *s);
+/* Stripe ids are [A-Za-z0-9_]: anything else cannot go into a path. */
+int jklg_stripe_id_ok(const char *id);
 
 #endif

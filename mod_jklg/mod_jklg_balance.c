@@ -85,7 +85,7 @@ static void charge_one(server_rec *s, jklg_db_t *db, apr_pool_t *p,
     ask.method_ref = jklg_json_str(item, "method_ref");
     if (gw && gw->charge_off_session) {
         rv = jklg_count_gateway(gw, gw->charge_off_session(
-            conf->stripe, p, &ask, &out, &err));
+            jklg_gateway_conf(conf, gw), p, &ask, &out, &err));
     }
     if (rv == APR_SUCCESS && out.status
         && strcmp(out.status, "requires_payment")) {
@@ -118,12 +118,26 @@ static void charge_one(server_rec *s, jklg_db_t *db, apr_pool_t *p,
     }
 }
 
+/* A claim covers the slowest gateway that charges off-session. */
+static apr_interval_time_t longest_charge(const jklg_server_conf_t *conf)
+{
+    apr_interval_time_t longest = 0, t;
+
+    for (int i = 0; jklg_gateways[i]; i++) {
+        t = jklg_gateway_call_timeout(jklg_gateways[i],
+                                      jklg_gateway_conf(conf,
+                                                        jklg_gateways[i]));
+        if (jklg_gateways[i]->charge_off_session && t > longest) {
+            longest = t;
+        }
+    }
+    return longest;
+}
+
 void jklg_balance_sweep(server_rec *s, jklg_db_t *db, apr_pool_t *p)
 {
     const jklg_server_conf_t *conf = jklg_conf(s);
-    apr_interval_time_t call = conf->stripe && conf->stripe->timeout > 0
-                               ? conf->stripe->timeout
-                               : JKLG_DEFAULT_STRIPE_TIMEOUT;
+    apr_interval_time_t call = longest_charge(conf);
     const char *args[] = {
         apr_ltoa(p, (long)apr_time_sec(call) + LEASE_MARGIN_SECONDS),
         BALANCE_MAX_ATTEMPTS, BALANCE_BATCH, conf->public_url

@@ -2,12 +2,14 @@
  * the getters, "more specific wins" merge, and messages that say what to
  * write instead. */
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
 #include <http_core.h>
 #include <unistd.h>
 #include <apr_env.h>
 #include <sodium.h>
+#include "jklg_gateways.h"
 #include "jklg_jwt.h"
 #include "jklg_mail.h"
 #include "jklg_money.h"
@@ -31,8 +33,12 @@ void *jklg_create_server_conf(apr_pool_t *p, server_rec *s)
     c->password_min = JKLG_UNSET;
     c->pwhash_level = JKLG_UNSET;
     c->pwhash_concurrency = JKLG_UNSET;
-    c->stripe_timeout = JKLG_UNSET;
-    c->stripe_webhook_tolerance = JKLG_UNSET;
+    c->gateways = apr_pcalloc(p, sizeof(void *) * (jklg_gateway_count() + 1));
+    for (int i = 0; jklg_gateways[i]; i++) {
+        if (jklg_gateways[i]->make_conf) {
+            c->gateways[i] = jklg_gateways[i]->make_conf(p);
+        }
+    }
     c->db_timeout = JKLG_UNSET;
     c->security_retention = JKLG_UNSET;
     c->reconcile_interval = JKLG_UNSET;
@@ -70,13 +76,13 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     c->password_min = PICK(password_min);
     c->pwhash_level = PICK(pwhash_level);
     c->pwhash_concurrency = PICK(pwhash_concurrency);
-    c->stripe_secret_key = PICK_PTR(stripe_secret_key);
-    c->stripe_publishable_key = PICK_PTR(stripe_publishable_key);
-    c->stripe_api_base = PICK_PTR(stripe_api_base);
-    c->stripe_timeout = PICK(stripe_timeout);
-    c->stripe_webhook_secrets = PICK_PTR(stripe_webhook_secrets);
-    c->stripe_webhook_tolerance = PICK(stripe_webhook_tolerance);
-    c->stripe_js_url = PICK_PTR(stripe_js_url);
+    c->gateways = apr_pcalloc(p, sizeof(void *) * (jklg_gateway_count() + 1));
+    for (int i = 0; jklg_gateways[i]; i++) {
+        if (jklg_gateways[i]->merge_conf) {
+            c->gateways[i] = jklg_gateways[i]->merge_conf(p, base->gateways[i],
+                                                          add->gateways[i]);
+        }
+    }
     c->currency = PICK_PTR(currency);
     c->db_timeout = PICK(db_timeout);
     c->security_retention = PICK(security_retention);
@@ -89,6 +95,14 @@ void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 jklg_server_conf_t *jklg_conf(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &jklg_module);
+}
+
+const void *jklg_gateway_conf(const jklg_server_conf_t *c,
+                              const jklg_gateway_t *gw)
+{
+    int i = jklg_gateway_index(gw);
+
+    return i >= 0 && c->gateways ? c->gateways[i] : NULL;
 }
 
 apr_off_t jklg_conf_max_body(const jklg_server_conf_t *c)
@@ -522,106 +536,28 @@ static const char *set_password_concurrency(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
-static const char *secret_arg(cmd_parms *cmd, const char *name,
-                              const char *spec, const char *prefix,
-                              const char **out)
-{
-    const char *err;
-
-    if (jklg_resolve_secret(cmd->pool, spec, out, &err) != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: %s", name, err);
-    }
-    if (strncmp(*out, prefix, strlen(prefix))) {
-        return apr_psprintf(cmd->pool, "%s: the value must start with %s "
-                            "(from the Stripe dashboard)", name, prefix);
-    }
-    return NULL;
-}
-
-static const char *set_stripe_secret(cmd_parms *cmd, void *dc,
+/* A gateway's directive (JKLG_GATEWAY_DIRECTIVES): cmd->info is the
+ * gateway, whose settings table says what to do with the value in its own
+ * configuration. */
+static const char *gateway_directive(cmd_parms *cmd, void *dc,
                                      const char *arg)
 {
-    return secret_arg(cmd, "JKLGStripeSecretKey", arg, "sk_",
-                      &conf_of(cmd)->stripe_secret_key);
-}
+    const jklg_gateway_t *gw = cmd->info;
+    int i = jklg_gateway_index(gw);
+    void *conf = i >= 0 ? conf_of(cmd)->gateways[i] : NULL;
 
-static const char *set_stripe_publishable(cmd_parms *cmd, void *dc,
-                                          const char *arg)
-{
-    return secret_arg(cmd, "JKLGStripePublishableKey", arg, "pk_",
-                      &conf_of(cmd)->stripe_publishable_key);
-}
-
-static const char *add_stripe_webhook_secret(cmd_parms *cmd, void *dc,
-                                             const char *arg)
-{
-    jklg_server_conf_t *c = conf_of(cmd);
-    const char *secret, *err;
-
-    err = secret_arg(cmd, "JKLGStripeWebhookSecret", arg, "whsec_", &secret);
-    if (err) {
-        return err;
+    for (const jklg_gateway_setting_t *s = gw->settings; s && s->directive;
+         s++) {
+        if (conf && !strcasecmp(s->directive, cmd->cmd->name)) {
+            return s->set(cmd->pool, conf, arg);
+        }
     }
-    if (!c->stripe_webhook_secrets) {
-        c->stripe_webhook_secrets = apr_array_make(cmd->pool, 2,
-                                                   sizeof(const char *));
-    }
-    APR_ARRAY_PUSH(c->stripe_webhook_secrets, const char *) = secret;
-    return NULL;
+    return apr_psprintf(cmd->pool, "%s: not a setting of gateway %s",
+                        cmd->cmd->name, gw->name);
 }
 
-static const char *set_stripe_api_base(cmd_parms *cmd, void *dc,
-                                       const char *arg)
-{
-    apr_uri_t uri;
-    char *url = apr_pstrdup(cmd->pool, arg);
-    apr_size_t len = strlen(url);
-
-    if (apr_uri_parse(cmd->pool, url, &uri) != APR_SUCCESS || !uri.hostname
-        || !uri.scheme || (strcmp(uri.scheme, "https")
-                           && strcmp(uri.scheme, "http"))) {
-        return apr_psprintf(cmd->pool, "JKLGStripeAPIBase: '%s' is not an "
-                            "http(s) URL, use e.g. https://api.stripe.com",
-                            arg);
-    }
-    while (len > 0 && url[len - 1] == '/') {
-        url[--len] = '\0';
-    }
-    conf_of(cmd)->stripe_api_base = url;
-    return NULL;
-}
-
-/* The pages load Stripe.js from here (a stand-in's copy in tests and in
- * `make run`); it reaches browsers as js_url and the CSP must allow it. */
-static const char *set_stripe_js_url(cmd_parms *cmd, void *dc,
-                                     const char *arg)
-{
-    apr_uri_t uri;
-
-    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.hostname
-        || !uri.scheme || (strcmp(uri.scheme, "https")
-                           && strcmp(uri.scheme, "http"))) {
-        return apr_psprintf(cmd->pool, "JKLGStripeJSURL: '%s' is not an "
-                            "http(s) URL, use e.g. https://js.stripe.com/v3/",
-                            arg);
-    }
-    conf_of(cmd)->stripe_js_url = apr_pstrdup(cmd->pool, arg);
-    return NULL;
-}
-
-static const char *set_stripe_timeout(cmd_parms *cmd, void *dc,
-                                      const char *arg)
-{
-    return set_duration(cmd, "JKLGStripeTimeout", arg,
-                        &conf_of(cmd)->stripe_timeout);
-}
-
-static const char *set_webhook_tolerance(cmd_parms *cmd, void *dc,
-                                         const char *arg)
-{
-    return set_duration(cmd, "JKLGStripeWebhookTolerance", arg,
-                        &conf_of(cmd)->stripe_webhook_tolerance);
-}
+#define GATEWAY_DIRECTIVE(gw, name, how, setter, help) \
+    AP_INIT_##how(name, gateway_directive, (void *)&gw, RSRC_CONF, help),
 
 static const char *set_currency(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -680,22 +616,8 @@ const command_rec jklg_directives[] = {
     AP_INIT_TAKE1("JKLGPasswordHashConcurrency", set_password_concurrency,
                   NULL, RSRC_CONF,
                   "Password hashes at once per process (default: CPUs)"),
-    AP_INIT_TAKE1("JKLGStripeSecretKey", set_stripe_secret, NULL, RSRC_CONF,
-                  "Stripe secret key sk_... (payments are off without it)"),
-    AP_INIT_TAKE1("JKLGStripePublishableKey", set_stripe_publishable, NULL,
-                  RSRC_CONF, "Stripe publishable key pk_... for Stripe.js"),
-    AP_INIT_ITERATE("JKLGStripeWebhookSecret", add_stripe_webhook_secret,
-                    NULL, RSRC_CONF,
-                    "Webhook signing secrets whsec_...; any may match"),
-    AP_INIT_TAKE1("JKLGStripeAPIBase", set_stripe_api_base, NULL, RSRC_CONF,
-                  "Stripe API URL (default https://api.stripe.com)"),
-    AP_INIT_TAKE1("JKLGStripeJSURL", set_stripe_js_url, NULL, RSRC_CONF,
-                  "Stripe.js URL the pages load "
-                  "(default https://js.stripe.com/v3/)"),
-    AP_INIT_TAKE1("JKLGStripeTimeout", set_stripe_timeout, NULL, RSRC_CONF,
-                  "Bound on one Stripe call with its retries (default 30s)"),
-    AP_INIT_TAKE1("JKLGStripeWebhookTolerance", set_webhook_tolerance, NULL,
-                  RSRC_CONF, "Largest webhook clock difference (default 300s)"),
+    /* Each gateway's own, e.g. JKLGStripeSecretKey (jklg_gateways.h). */
+    JKLG_GATEWAY_DIRECTIVES(GATEWAY_DIRECTIVE)
     AP_INIT_TAKE1("JKLGCurrency", set_currency, NULL, RSRC_CONF,
                   "The agency's currency for /api/payments/config (eur)"),
     AP_INIT_TAKE1("JKLGDatabaseTimeout", set_db_timeout, NULL, RSRC_CONF,
@@ -741,28 +663,24 @@ static void derive_outbox(apr_pool_t *p, jklg_server_conf_t *c)
     c->outbox = o;
 }
 
-static void derive_stripe(apr_pool_t *p, jklg_server_conf_t *c)
+/* Each gateway applies its defaults and may refuse its configuration. */
+static const char *check_gateways(apr_pool_t *p, jklg_server_conf_t *c)
 {
-    jklg_gateway_conf_t *g = apr_pcalloc(p, sizeof(*g));
+    const char *err;
 
-    g->secret_key = c->stripe_secret_key;
-    g->api_base = c->stripe_api_base ? c->stripe_api_base
-                                     : JKLG_DEFAULT_STRIPE_API;
-    g->timeout = c->stripe_timeout != JKLG_UNSET ? c->stripe_timeout
-                                                 : JKLG_DEFAULT_STRIPE_TIMEOUT;
-    g->webhook_secrets = c->stripe_webhook_secrets
-        ? c->stripe_webhook_secrets
-        : apr_array_make(p, 1, sizeof(const char *));
-    g->webhook_tolerance = c->stripe_webhook_tolerance != JKLG_UNSET
-                           ? c->stripe_webhook_tolerance
-                           : JKLG_DEFAULT_WEBHOOK_TOLERANCE;
-    c->stripe = g;
+    for (int i = 0; jklg_gateways[i]; i++) {
+        if (jklg_gateways[i]->check_conf && c->gateways[i]
+            && (err = jklg_gateways[i]->check_conf(p, c->gateways[i]))) {
+            return err;
+        }
+    }
+    return NULL;
 }
 
 const char *jklg_conf_check(apr_pool_t *p, server_rec *s)
 {
     jklg_server_conf_t *c = jklg_conf(s);
-    const char *missing = NULL;
+    const char *missing = NULL, *err;
 
     if (!c->public_url) {
         missing = "JKLGPublicURL (e.g. JKLGPublicURL https://travel.example)";
@@ -783,7 +701,10 @@ const char *jklg_conf_check(apr_pool_t *p, server_rec *s)
                             "directives but lacks %s", vhost_name(p, s),
                             missing);
     }
+    if ((err = check_gateways(p, c)) != NULL) {
+        return apr_psprintf(p, "mod_jklg: virtual host %s: %s",
+                            vhost_name(p, s), err);
+    }
     derive_outbox(p, c);
-    derive_stripe(p, c);
     return NULL;
 }

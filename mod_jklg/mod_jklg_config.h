@@ -44,16 +44,11 @@ typedef struct {
     int pwhash_level;               /* jklg_pwhash_level_t or JKLG_UNSET */
     int pwhash_concurrency;
     struct jklg_ratelimits_t *ratelimits;  /* NULL: defaults */
-    const char *stripe_secret_key;
-    const char *stripe_publishable_key;
-    const char *stripe_api_base;
-    apr_interval_time_t stripe_timeout;
-    apr_array_header_t *stripe_webhook_secrets;   /* const char * */
-    apr_interval_time_t stripe_webhook_tolerance;
-    const char *stripe_js_url;      /* where the pages load Stripe.js */
+    /* Each gateway's own configuration, by registry index (jklg_gateways[]);
+     * read it through jklg_gateway_conf(). */
+    void **gateways;
     const char *currency;
     jklg_outbox_conf_t *outbox;     /* derived in post_config */
-    jklg_gateway_conf_t *stripe;    /* derived in post_config */
     apr_interval_time_t db_timeout;
     jklg_db_guard_t *db_guard;      /* per child, made in child_init */
     apr_interval_time_t security_retention; /* JKLGSecurityEventRetention */
@@ -72,11 +67,7 @@ typedef struct {
 #define JKLG_MAIL_RETRY_CAP        apr_time_from_sec(3600)
 #define JKLG_DEFAULT_TOKEN_LIFETIME apr_time_from_sec(7 * 86400)
 #define JKLG_DEFAULT_PASSWORD_MIN  10
-#define JKLG_DEFAULT_STRIPE_API    "https://api.stripe.com"
-#define JKLG_DEFAULT_STRIPE_TIMEOUT apr_time_from_sec(30)
-#define JKLG_DEFAULT_WEBHOOK_TOLERANCE apr_time_from_sec(300)
 #define JKLG_DEFAULT_CURRENCY      "eur"
-#define JKLG_DEFAULT_STRIPE_JS_URL "https://js.stripe.com/v3/"
 #define JKLG_DEFAULT_DB_TIMEOUT    apr_time_from_sec(5)
 #define JKLG_DEFAULT_SECURITY_RETENTION apr_time_from_sec(365 * 86400)
 
@@ -84,6 +75,9 @@ extern const command_rec jklg_directives[];
 void *jklg_create_server_conf(apr_pool_t *p, server_rec *s);
 void *jklg_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
 jklg_server_conf_t *jklg_conf(const server_rec *s);
+/* gw's configuration in this server (what its operations take). */
+const void *jklg_gateway_conf(const jklg_server_conf_t *c,
+                              const jklg_gateway_t *gw);
 apr_off_t jklg_conf_max_body(const jklg_server_conf_t *c);
 int jklg_conf_mail_threads(const jklg_server_conf_t *c);
 apr_interval_time_t jklg_conf_mail_sweep(const jklg_server_conf_t *c);

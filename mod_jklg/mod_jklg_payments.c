@@ -10,7 +10,6 @@
 #include "jklg_validate.h"
 #include "mod_jklg.h"
 
-#define WEBHOOK_GATEWAY "stripe"
 /* Waiting for a concurrent request to create the same intent. */
 #define AWAIT_STEP apr_time_from_msec(100)
 #define AWAIT_MARGIN apr_time_from_sec(2)
@@ -58,25 +57,29 @@ void jklg_push_emails(jklg_req_t *req, const json_t *ids)
     }
 }
 
+/* The gateways that can take payments, and what browsers need of each
+ * (the gateway adds its own members, e.g. a publishable key). */
 int jklg_payments_config(jklg_req_t *req)
 {
     const jklg_server_conf_t *c = req->conf;
+    json_t *body = jklg_json_own(req->r->pool, json_object());
     json_t *gateways = json_array();
 
     for (int i = 0; jklg_gateways[i]; i++) {
-        if (strcmp(jklg_gateways[i]->name, "stripe") || c->stripe->secret_key) {
-            json_array_append_new(gateways,
-                                  json_string(jklg_gateways[i]->name));
+        const jklg_gateway_t *gw = jklg_gateways[i];
+        const void *conf = jklg_gateway_conf(c, gw);
+
+        if (jklg_gateway_configured(gw, conf)) {
+            json_array_append_new(gateways, json_string(gw->name));
+        }
+        if (gw->public_conf) {
+            gw->public_conf(conf, body);
         }
     }
-    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool, json_pack(
-                      "{s:s?, s:o, s:s, s:s}",
-                      "publishable_key", c->stripe_publishable_key,
-                      "gateways", gateways,
-                      "js_url", c->stripe_js_url ? c->stripe_js_url
-                                                 : JKLG_DEFAULT_STRIPE_JS_URL,
-                      "currency", c->currency ? c->currency
-                                              : JKLG_DEFAULT_CURRENCY)));
+    json_object_set_new(body, "gateways", gateways);
+    json_object_set_new(body, "currency", json_string(
+                        c->currency ? c->currency : JKLG_DEFAULT_CURRENCY));
+    return jklg_reply(req, HTTP_OK, body);
 }
 
 void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer)
@@ -144,7 +147,7 @@ int jklg_payment_cancel(jklg_req_t *req, const json_t *tx)
 
     if (gw && gw->cancel_payment) {
         rv = jklg_count_gateway(gw, gw->cancel_payment(
-            req->conf->stripe, req->r->pool, ref, &err));
+            jklg_gateway_conf(req->conf, gw), req->r->pool, ref, &err));
     }
     if (gw && gw->fetch_payment && rv != APR_SUCCESS) {
         /* Refused: it may have been paid meanwhile; the gateway says. */
@@ -153,7 +156,8 @@ int jklg_payment_cancel(jklg_req_t *req, const json_t *tx)
         expected.amount = json_integer_value(json_object_get(tx, "amount"));
         expected.currency = jklg_json_str(tx, "currency");
         rv = jklg_count_gateway(gw, gw->fetch_payment(
-            req->conf->stripe, req->r->pool, ref, &expected, &now, &err));
+            jklg_gateway_conf(req->conf, gw), req->r->pool, ref, &expected,
+            &now, &err));
         status = now.status;
     }
     if (rv != APR_SUCCESS) {
@@ -173,6 +177,7 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     apr_pool_t *p = req->r->pool;
     const char *tx = jklg_json_str(opened, "id");
     const char *ref = jklg_json_str(opened, "gateway_ref");
+    const void *conf = jklg_gateway_conf(req->conf, gw);
     jklg_payment_req_t pay;
     jklg_payment_t out;
     const char *err = NULL, *now;
@@ -190,8 +195,8 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
     pay.customer_ref = pay.save_method ? jklg_json_str(opened, "customer_ref")
                                        : NULL;
     rv = jklg_count_gateway(gw, ref
-        ? gw->fetch_payment(req->conf->stripe, p, ref, &pay, &out, &err)
-        : gw->create_payment(req->conf->stripe, p, &pay, &out, &err));
+        ? gw->fetch_payment(conf, p, ref, &pay, &out, &err)
+        : gw->create_payment(conf, p, &pay, &out, &err));
     settled = record_intent(req, tx,
                             rv == APR_SUCCESS ? out.gateway_ref : NULL,
                             out.status, rv == APR_SUCCESS ? NULL
@@ -209,7 +214,7 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
          * it must not stay payable there. */
         if (gw->cancel_payment
             && jklg_count_gateway(gw, gw->cancel_payment(
-                   req->conf->stripe, p, out.gateway_ref, &err))
+                   conf, p, out.gateway_ref, &err))
                != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
                           JKLGNO(00607) "could not cancel superseded "
@@ -237,11 +242,11 @@ static int settle_intent(jklg_req_t *req, const jklg_gateway_t *gw,
  * that same intent. A row older than one gateway call was left by a
  * request that died: this one takes over, under the same key. 1 to go on,
  * 0 after answering. */
-static int await_creation(jklg_req_t *req, json_t *opened)
+static int await_creation(jklg_req_t *req, const jklg_gateway_t *gw,
+                          json_t *opened)
 {
-    apr_interval_time_t call = req->conf->stripe->timeout > 0
-                               ? req->conf->stripe->timeout
-                               : JKLG_DEFAULT_STRIPE_TIMEOUT;
+    apr_interval_time_t call = jklg_gateway_call_timeout(
+        gw, jklg_gateway_conf(req->conf, gw));
     apr_time_t deadline = apr_time_now() + call + AWAIT_MARGIN;
     const char *id = jklg_json_str(opened, "id");
     const char *err, *status;
@@ -296,7 +301,8 @@ static void cancel_replaced(jklg_req_t *req, const jklg_gateway_t *gw,
     json_array_foreach(refs, i, ref) {
         if (gw->cancel_payment
             && jklg_count_gateway(gw, gw->cancel_payment(
-                   req->conf->stripe, req->r->pool, json_string_value(ref),
+                   jklg_gateway_conf(req->conf, gw), req->r->pool,
+                   json_string_value(ref),
                    &err)) != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, JKLGNO(00603)
                           "could not cancel replaced payment %s: %s",
@@ -322,7 +328,7 @@ int jklg_payment_intent(jklg_req_t *req)
 {
     static const char *const allowed[] = {"booking_id", "installment_id",
                                           "save_payment_method", NULL};
-    const jklg_gateway_t *gw = jklg_gateway_find("stripe");
+    const jklg_gateway_t *gw = jklg_gateway_online();
     const char *booking, *installment;
     jklg_check_t c;
     jklg_result_t res;
@@ -339,7 +345,8 @@ int jklg_payment_intent(jklg_req_t *req)
     if (!jklg_is_uuid(booking) || (installment && !jklg_is_uuid(installment))) {
         return jklg_reply_not_found(req);
     }
-    if (!gw || !req->conf->stripe->secret_key) {
+    if (!gw || !jklg_gateway_configured(gw, jklg_gateway_conf(req->conf,
+                                                              gw))) {
         return jklg_reply_error(req, HTTP_SERVICE_UNAVAILABLE, "unavailable",
                                 "Payments are not configured.", NULL);
     }
@@ -360,7 +367,7 @@ int jklg_payment_intent(jklg_req_t *req)
     cancel_replaced(req, gw, json_object_get(opened, "replaced_refs"));
     if (!json_is_true(json_object_get(opened, "created"))
         && !jklg_json_str(opened, "gateway_ref")
-        && !await_creation(req, opened)) {
+        && !await_creation(req, gw, opened)) {
         return OK;
     }
     return settle_intent(req, gw, opened);
@@ -389,19 +396,21 @@ static int reply_bad_signature(jklg_req_t *req, const char *why)
  * stored event id, a database failure stores nothing (503: retried). */
 int jklg_payment_webhook(jklg_req_t *req)
 {
-    const jklg_gateway_t *gw = jklg_gateway_find(WEBHOOK_GATEWAY);
-    const char *sig = apr_table_get(req->r->headers_in, "Stripe-Signature");
+    const jklg_gateway_t *gw = jklg_gateway_webhooks();
+    const void *conf = gw ? jklg_gateway_conf(req->conf, gw) : NULL;
+    const char *sig = gw ? apr_table_get(req->r->headers_in,
+                                         gw->signature_header) : NULL;
     jklg_gateway_event_t ev;
-    const char *err = "no signature";
+    const char *err = gw ? "no signature" : "no gateway takes webhooks";
     json_t *result;
 
-    if (!sig || gw->verify_webhook(req->conf->stripe, req->r->pool, sig,
-                                   req->raw, req->raw_len, apr_time_now(),
-                                   &err) != APR_SUCCESS) {
+    if (!sig || gw->verify_webhook(conf, req->r->pool, sig, req->raw,
+                                   req->raw_len, apr_time_now(), &err)
+                != APR_SUCCESS) {
         jklg_count_webhook(NULL, JKLG_WEBHOOK_INVALID_SIGNATURE);
         return reply_bad_signature(req, err);
     }
-    if (gw->parse_event(req->conf->stripe, req->r->pool, req->raw,
+    if (gw->parse_event(conf, req->r->pool, req->raw,
                         req->raw_len, &ev, &err) != APR_SUCCESS) {
         jklg_count_webhook(NULL, JKLG_WEBHOOK_INVALID_EVENT);
         return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json",

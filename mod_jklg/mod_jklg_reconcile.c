@@ -182,7 +182,8 @@ static const char *walk(run_t *run, apr_pool_t *p, apr_int64_t since)
         apr_pool_clear(page_pool);
         /* Counted with the other gateway calls (jklg_gateway_calls_total). */
         rv = jklg_count_gateway(run->gw, run->gw->list_changes(
-                 conf->stripe, page_pool, since, cursor, &ch, &err));
+                 jklg_gateway_conf(conf, run->gw), page_pool, since, cursor,
+                 &ch, &err));
         if (rv != APR_SUCCESS) {
             return apr_psprintf(p, "page %d: %s", n + 1,
                                 err ? err : "gateway error");
@@ -252,7 +253,8 @@ apr_status_t jklg_reconcile_run(server_rec *s, jklg_db_t *db, apr_pool_t *p,
 static int reconcilable(const jklg_server_conf_t *conf,
                         const jklg_gateway_t *gw)
 {
-    return gw->list_changes && conf->stripe && conf->stripe->secret_key;
+    return gw->list_changes
+           && jklg_gateway_configured(gw, jklg_gateway_conf(conf, gw));
 }
 
 void jklg_reconcile_due(server_rec *s, jklg_db_t *db, apr_pool_t *p)

@@ -139,9 +139,9 @@ apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
     ask.amount = json_integer_value(json_object_get(opened, "amount"));
     ask.currency = jklg_json_str(opened, "currency");
     ask.reason = jklg_json_str(refund, "reason");
-    rv = gw ? jklg_count_gateway(gw, gw->refund(req->conf->stripe,
-                                                req->r->pool, &ask, &out,
-                                                &sent->err))
+    rv = gw ? jklg_count_gateway(gw, gw->refund(
+                  jklg_gateway_conf(req->conf, gw), req->r->pool, &ask, &out,
+                  &sent->err))
             : APR_ENOTIMPL;
     if (!gw) {
         sent->err = "no such gateway";

@@ -304,7 +304,7 @@ static void cancel_open_intents(jklg_req_t *req, const json_t *list)
                                                                    "gateway"));
         if (gw && gw->cancel_payment
             && jklg_count_gateway(gw, gw->cancel_payment(
-                   req->conf->stripe, req->r->pool,
+                   jklg_gateway_conf(req->conf, gw), req->r->pool,
                    jklg_json_str(tx, "gateway_ref"), &err)) != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r,
                           JKLGNO(02101) "booking canceled: could not cancel "
@@ -463,9 +463,9 @@ int jklg_travel_customer_ref(jklg_req_t *req, const jklg_gateway_t *gw,
     }
     ask.customer_id = jklg_json_str(opened, "customer_id");
     ask.email = jklg_json_str(opened, "customer_email");
-    rv = jklg_count_gateway(gw, gw->create_customer(req->conf->stripe,
-                                                    req->r->pool, &ask, &ref,
-                                                    &err));
+    rv = jklg_count_gateway(gw, gw->create_customer(
+             jklg_gateway_conf(req->conf, gw), req->r->pool, &ask, &ref,
+             &err));
     if (rv != APR_SUCCESS) {
         jklg_reply_gateway_error(req, err);
         return 0;
@@ -518,7 +518,7 @@ int jklg_me_payment_method_delete(jklg_req_t *req)
     gw = jklg_gateway_find(jklg_json_str(found, "gateway"));
     if (gw && gw->detach_method) {
         rv = jklg_count_gateway(gw, gw->detach_method(
-            req->conf->stripe, req->r->pool,
+            jklg_gateway_conf(req->conf, gw), req->r->pool,
             jklg_json_str(found, "gateway_ref"), &err));
         if (rv != APR_SUCCESS && rv != APR_EGENERAL) {
             return jklg_reply_gateway_error(req, err);
@@ -574,8 +574,8 @@ void jklg_travel_event(jklg_req_t *req, const jklg_gateway_t *gw,
             return;
         }
     }
-    rv = jklg_count_gateway(gw, gw->fetch_method(req->conf->stripe, p,
-                                                 ev->method_ref, &m, &err));
+    rv = jklg_count_gateway(gw, gw->fetch_method(
+             jklg_gateway_conf(req->conf, gw), p, ev->method_ref, &m, &err));
     if (rv != APR_SUCCESS || !m.customer_ref) {
         /* Not kept: the balance is then paid through the emailed link. */
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, req->r, JKLGNO(02103)

@@ -74,6 +74,20 @@ def test_missing_required_directive_stops_startup(make_httpd, jklg, missing):
     assert "virtual host 127.0.0.1" in text       # names the vhost
 
 
+def test_gateway_refuses_its_configuration_at_startup(make_httpd):
+    # The Stripe gateway checks its own settings (check_conf): a live
+    # secret key with a test publishable key cannot take a payment.
+    httpd = make_httpd(GOOD + "JKLGStripeSecretKey sk_live_jklg\n"
+                              "JKLGStripePublishableKey pk_test_jklg\n")
+    with pytest.raises(HttpdError) as failure:
+        httpd.start()
+    text = str(failure.value)
+    assert ("JKLGStripePublishableKey: a pk_test_ key with a sk_live_ "
+            "JKLGStripeSecretKey") in text, text
+    assert "virtual host 127.0.0.1" in text
+    assert "sk_live_jklg" not in text               # never the key itself
+
+
 def test_vhost_value_checked_and_main_settings_inherited(make_httpd, free_port_pair):
     port = free_port_pair
     vhost = (f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"

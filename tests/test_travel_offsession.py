@@ -15,8 +15,8 @@ import pytest
 from harness.server import directives, own_server, serving, templates_dir
 from harness.payments import (assert_error, assert_json, confirm_and_deliver,
                               exactly_one_mail, my_booking, new_customer,
-                              one, pay_client, rows, text_of, wait_mails,
-                              Staff)
+                              one, pay_client, receipt_subject, rows,
+                              text_of, wait_mails, Staff)
 from harness.travel import (clock, installment_rows,  # noqa: F401
                             scheduled_booking)
 
@@ -188,6 +188,14 @@ def test_balance_charged_off_session_on_its_due_date(server, mail, stripe,
     assert audit[-1][1] == "succeeded"
     wait_mails(mail, account.email,
                f"Booking {booking['reference']} is confirmed")
+    # The balance's transaction was opened as an off-session one; its
+    # receipt names the gateway's own payment method (jklg_gateway_t
+    # .method), as the deposit's does.
+    receipts = wait_mails(mail, account.email,
+                          receipt_subject(booking["reference"]), count=2)
+    assert len(receipts) == 2
+    for msg in receipts:
+        assert "Payment method:    card" in text_of(msg), text_of(msg)
 
 
 def test_reminder_seven_days_before(server, mail, stripe, db, clock):

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from customers_helpers import PASSWORD, text_part
-from harness.fixtures_httpd import STAFF
-from payments_helpers import Staff
-from web_helpers import WEB_ROOT, web, web_log_clean  # noqa: F401
+from harness.customers import PASSWORD, text_part
+from harness.server import STAFF
+from harness.payments import Staff
+from harness.web import WEB_ROOT, web, web_log_clean  # noqa: F401
 
 I18N = WEB_ROOT / "assets" / "i18n"
 LANGUAGES = ("pt", "es", "fr", "de")

@@ -498,6 +498,27 @@ START_TEST(curl_errors_map_to_apr_and_transience)
 }
 END_TEST
 
+/* For payments: only a request that never left is a definite "not done";
+ * a broken connection may have delivered it. */
+START_TEST(curl_outcome_for_payments)
+{
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_OK), APR_SUCCESS);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_OPERATION_TIMEDOUT), APR_TIMEUP);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_COULDNT_CONNECT),
+                     APR_ECONNREFUSED);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_COULDNT_RESOLVE_HOST),
+                     APR_ECONNREFUSED);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_SSL_CONNECT_ERROR),
+                     APR_ECONNREFUSED);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_SEND_ERROR), APR_INCOMPLETE);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_RECV_ERROR), APR_INCOMPLETE);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_GOT_NOTHING), APR_INCOMPLETE);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_WRITE_ERROR), APR_INCOMPLETE);
+    ck_assert_int_eq(jklg_curl_outcome(CURLE_PEER_FAILED_VERIFICATION),
+                     APR_INCOMPLETE);
+}
+END_TEST
+
 Suite *suite_mail(void)
 {
     Suite *s = suite_create("mail");
@@ -524,6 +545,7 @@ Suite *suite_mail(void)
     tcase_add_test(smtp, smtp_refused_connection_is_reported);
     tcase_add_test(smtp, smtp_rejects_other_schemes);
     tcase_add_test(smtp, curl_errors_map_to_apr_and_transience);
+    tcase_add_test(smtp, curl_outcome_for_payments);
     suite_add_tcase(s, smtp);
     return s;
 }

@@ -1,5 +1,7 @@
-/* Unit tests of jklg_stripe.c (webhook signatures, events, the pure parts
- * of the HTTP client), jklg_gateway_manual.c and the gateway registry.
+/* Unit tests of the Stripe gateway (jklg_stripe_webhook.c: signatures and
+ * events; jklg_stripe_api.c: the pure parts of the HTTP client;
+ * jklg_gateway_stripe.c: its settings, configuration and operations'
+ * refusals), jklg_gateway_manual.c and the gateway registry.
  * The HTTP exchanges themselves are tested end to end against the Stripe
  * stand-in of the HTTP suite. */
 #include <string.h>
@@ -286,10 +288,10 @@ static const char EV_PLAN[] =
 
 /* --- helpers ------------------------------------------------------------ */
 
-static jklg_gateway_conf_t *webhook_conf(const char *first,
+static jklg_stripe_conf_t *webhook_conf(const char *first,
                                          const char *second)
 {
-    jklg_gateway_conf_t *conf = apr_pcalloc(test_pool, sizeof(*conf));
+    jklg_stripe_conf_t *conf = apr_pcalloc(test_pool, sizeof(*conf));
 
     conf->webhook_secrets = apr_array_make(test_pool, 2, sizeof(char *));
     APR_ARRAY_PUSH(conf->webhook_secrets, const char *) = first;
@@ -300,7 +302,7 @@ static jklg_gateway_conf_t *webhook_conf(const char *first,
     return conf;
 }
 
-static apr_status_t verify_at(const jklg_gateway_conf_t *conf,
+static apr_status_t verify_at(const jklg_stripe_conf_t *conf,
                               const char *header, const char *body,
                               apr_size_t len, apr_int64_t now_sec)
 {
@@ -541,7 +543,7 @@ END_TEST
 
 START_TEST(webhook_not_configured)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     const char *err = NULL;
 
     memset(&conf, 0, sizeof(conf));
@@ -896,7 +898,7 @@ END_TEST
 
 START_TEST(stripe_not_configured)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_refund_req_t rreq = {"r1", "tx1", "pi_1", 500, "eur", NULL};
     jklg_payment_t out;
@@ -918,7 +920,7 @@ END_TEST
 
 START_TEST(stripe_refuses_header_injection)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     jklg_payment_req_t req = {"tx1\r\nX-Evil: 1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_payment_t out;
     const char *err = NULL;
@@ -942,7 +944,7 @@ END_TEST
  * connection error, with no trace of the key. */
 START_TEST(stripe_unreachable)
 {
-    jklg_gateway_conf_t conf;
+    jklg_stripe_conf_t conf;
     jklg_payment_req_t req = {"tx1", "b1", "JK-1", 1000, "eur", NULL, 0};
     jklg_payment_t out;
     const char *err = NULL;
@@ -1008,7 +1010,144 @@ START_TEST(registry)
                   || (*g)->parse_event != NULL);
     }
     ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(jklg_gateway_count(), 2);
     ck_assert_ptr_eq(jklg_gateways[0], &jklg_gateway_stripe);
+    ck_assert_int_eq(jklg_gateway_index(&jklg_gateway_stripe), 0);
+    ck_assert_int_eq(jklg_gateway_index(jklg_gateway_find("manual")), 1);
+    ck_assert_int_eq(jklg_gateway_index(NULL), -1);
+}
+END_TEST
+
+/* What the glue asks the registry instead of naming a gateway. */
+START_TEST(registry_roles)
+{
+    const jklg_gateway_t *manual = jklg_gateway_find("manual");
+    jklg_stripe_conf_t conf;
+
+    ck_assert_ptr_eq(jklg_gateway_webhooks(), &jklg_gateway_stripe);
+    ck_assert_str_eq(jklg_gateway_webhooks()->signature_header,
+                     "Stripe-Signature");
+    ck_assert_ptr_eq(jklg_gateway_online(), &jklg_gateway_stripe);
+    ck_assert_str_eq(jklg_gateway_method("stripe"), "card");
+    ck_assert_ptr_null(jklg_gateway_method("manual"));
+    ck_assert_ptr_null(jklg_gateway_method("paypal"));
+    ck_assert_ptr_null(jklg_gateway_method(NULL));
+    /* Manual needs no configuration: always there. */
+    ck_assert(jklg_gateway_configured(manual, NULL));
+    ck_assert(!jklg_gateway_configured(NULL, NULL));
+    memset(&conf, 0, sizeof(conf));
+    ck_assert(!jklg_gateway_configured(&jklg_gateway_stripe, &conf));
+    conf.secret_key = "sk_test_1";
+    ck_assert(jklg_gateway_configured(&jklg_gateway_stripe, &conf));
+    ck_assert_int_eq(jklg_gateway_call_timeout(manual, NULL),
+                     apr_time_from_sec(30));
+    conf.timeout = apr_time_from_sec(3);
+    ck_assert_int_eq(jklg_gateway_call_timeout(&jklg_gateway_stripe, &conf),
+                     apr_time_from_sec(3));
+}
+END_TEST
+
+/* The gateway's directive by name, through its own settings table. */
+static const char *stripe_set(void *conf, const char *directive,
+                              const char *arg)
+{
+    for (const jklg_gateway_setting_t *s = jklg_gateway_stripe.settings;
+         s->directive; s++) {
+        if (!strcmp(s->directive, directive)) {
+            return s->set(test_pool, conf, arg);
+        }
+    }
+    ck_abort_msg("no setting %s", directive);
+    return NULL;
+}
+
+START_TEST(stripe_settings_table)
+{
+    const jklg_gateway_t *g = &jklg_gateway_stripe;
+    jklg_stripe_conf_t *c = g->make_conf(test_pool);
+    const char *err;
+    int n = 0;
+
+    for (const jklg_gateway_setting_t *s = g->settings; s->directive; s++) {
+        ck_assert_msg(!strncmp(s->directive, "JKLGStripe", 10), "%s",
+                      s->directive);
+        ck_assert_ptr_nonnull(s->set);
+        n++;
+    }
+    ck_assert_int_eq(n, 7);
+    ck_assert_ptr_null(stripe_set(c, "JKLGStripeSecretKey", "sk_test_1"));
+    ck_assert_str_eq(c->secret_key, "sk_test_1");
+    err = stripe_set(c, "JKLGStripeSecretKey", "pk_test_1");
+    ck_assert_str_eq(err, "JKLGStripeSecretKey: the value must start with "
+                     "sk_ (from the Stripe dashboard)");
+    err = stripe_set(c, "JKLGStripeWebhookSecret",
+                     "env:JKLG_TEST_UNSET_VARIABLE");
+    ck_assert_ptr_nonnull(strstr(err, "JKLGStripeWebhookSecret: "));
+    ck_assert_ptr_null(stripe_set(c, "JKLGStripeWebhookSecret", "whsec_a"));
+    ck_assert_ptr_null(stripe_set(c, "JKLGStripeWebhookSecret", "whsec_b"));
+    ck_assert_int_eq(c->webhook_secrets->nelts, 2);
+    ck_assert_ptr_null(stripe_set(c, "JKLGStripeAPIBase",
+                                  "http://127.0.0.1:9/base//"));
+    ck_assert_str_eq(c->api_base, "http://127.0.0.1:9/base");
+    err = stripe_set(c, "JKLGStripeAPIBase", "api.stripe.com");
+    ck_assert_str_eq(err, "JKLGStripeAPIBase: 'api.stripe.com' is not an "
+                     "http(s) URL, use e.g. https://api.stripe.com");
+    err = stripe_set(c, "JKLGStripeJSURL", "ftp://js.test/v3/");
+    ck_assert_ptr_nonnull(strstr(err, "JKLGStripeJSURL: 'ftp://js.test/v3/'"));
+    ck_assert_ptr_null(stripe_set(c, "JKLGStripeTimeout", "3s"));
+    ck_assert_int_eq(c->timeout, apr_time_from_sec(3));
+    err = stripe_set(c, "JKLGStripeWebhookTolerance", "5x");
+    ck_assert_str_eq(err, "JKLGStripeWebhookTolerance: '5x' is not a "
+                     "duration, use e.g. 30, 500ms, 30s, 5m");
+}
+END_TEST
+
+START_TEST(stripe_conf_merge_and_check)
+{
+    const jklg_gateway_t *g = &jklg_gateway_stripe;
+    jklg_stripe_conf_t *base = g->make_conf(test_pool);
+    jklg_stripe_conf_t *add = g->make_conf(test_pool);
+    jklg_stripe_conf_t *c;
+    json_t *pub = json_object();
+
+    stripe_set(base, "JKLGStripeSecretKey", "sk_test_base");
+    stripe_set(base, "JKLGStripeTimeout", "3s");
+    stripe_set(add, "JKLGStripePublishableKey", "pk_test_add");
+    c = g->merge_conf(test_pool, base, add);
+    ck_assert_str_eq(c->secret_key, "sk_test_base");
+    ck_assert_str_eq(c->publishable_key, "pk_test_add");
+    ck_assert_int_eq(c->timeout, apr_time_from_sec(3));
+    ck_assert_int_eq(c->webhook_tolerance, -1);
+    ck_assert_ptr_null(g->check_conf(test_pool, c));
+    /* Defaults are applied once, at the check. */
+    ck_assert_str_eq(c->api_base, JKLG_STRIPE_API_BASE);
+    ck_assert_str_eq(c->js_url, JKLG_STRIPE_JS_URL);
+    ck_assert_int_eq(c->webhook_tolerance, apr_time_from_sec(300));
+    ck_assert_int_eq(c->webhook_secrets->nelts, 0);
+    ck_assert(g->configured(c));
+    /* Browsers get the publishable key and Stripe.js, never a secret. */
+    g->public_conf(c, pub);
+    ck_assert_str_eq(json_string_value(json_object_get(pub,
+                                                       "publishable_key")),
+                     "pk_test_add");
+    ck_assert_str_eq(json_string_value(json_object_get(pub, "js_url")),
+                     JKLG_STRIPE_JS_URL);
+    ck_assert_int_eq(json_object_size(pub), 2);
+    json_decref(pub);
+    /* Keys of two modes cannot take a payment: refused at start. */
+    stripe_set(add, "JKLGStripeSecretKey", "sk_live_add");
+    c = g->merge_conf(test_pool, base, add);
+    ck_assert_str_eq(g->check_conf(test_pool, c), "JKLGStripePublishableKey: "
+                     "a pk_test_ key with a sk_live_ JKLGStripeSecretKey; use "
+                     "the keys of one mode (test or live)");
+    /* Not configured: the publishable key is null, the URL still there. */
+    c = g->make_conf(test_pool);
+    ck_assert_ptr_null(g->check_conf(test_pool, c));
+    ck_assert(!g->configured(c));
+    pub = json_object();
+    g->public_conf(c, pub);
+    ck_assert(json_is_null(json_object_get(pub, "publishable_key")));
+    json_decref(pub);
 }
 END_TEST
 
@@ -1065,6 +1204,9 @@ Suite *suite_stripe(void)
     tcase_add_test(client, stripe_unreachable);
     tcase_add_test(client, manual_gateway);
     tcase_add_test(client, registry);
+    tcase_add_test(client, registry_roles);
+    tcase_add_test(client, stripe_settings_table);
+    tcase_add_test(client, stripe_conf_merge_and_check);
     suite_add_tcase(s, client);
     return s;
 }
