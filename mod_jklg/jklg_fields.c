@@ -35,8 +35,8 @@ const char *jklg_check_currency(jklg_check_t *c, const char *key)
     const char *cur = jklg_check_raw(c, key, JKLG_REQUIRED);
 
     if (cur && !jklg_currency_valid(cur)) {
-        jklg_check_fail(c, key, "must be a lowercase ISO 4217 code that "
-                        "Stripe supports, e.g. eur");
+        jklg_check_fail(c, key, "must be a lowercase ISO 4217 code the "
+                        "payment gateways accept, e.g. eur");
         return NULL;
     }
     return cur;
