@@ -109,7 +109,7 @@ def world(cur):
     w["refund"] = cur.fetchone()[0]
     cur.execute("SELECT id FROM reconciliation_runs ORDER BY started_at DESC LIMIT 1")
     w["run"] = cur.fetchone()[0]
-    cur.execute("SELECT id FROM email_outbox WHERE status = 'queued' LIMIT 1")
+    cur.execute("SELECT id FROM email_outbox ORDER BY status = 'queued' DESC LIMIT 1")
     w["mail"] = cur.fetchone()[0]
     cur.execute("SELECT created_at, id FROM bookings WHERE customer_id = %s"
                 " ORDER BY created_at DESC, id DESC LIMIT 1", (w["customer"],))
@@ -328,15 +328,16 @@ def main():
 
     if args.postgres_log:
         time.sleep(1)
-        print("\nPlans of note (auto_explain, nested statements):")
+        print("\nPlans of note (auto_explain; slowest run of each statement):")
         notes = plans_of_note(args.postgres_log, offset)
         for label in sorted(notes):
-            seen = set()
-            for ms, what, query in sorted(notes[label], reverse=True):
-                if (what.split(",")[0], query) in seen:
-                    continue
-                seen.add((what.split(",")[0], query))
-                print(f"  {label}: {what}\n      {query}")
+            worst = {}
+            for ms, what, query in notes[label]:
+                key = " ".join(query.split())[:100]
+                if key not in worst or worst[key][0] < ms:
+                    worst[key] = (ms, what)
+            for key, (ms, what) in sorted(worst.items(), key=lambda kv: -kv[1][0])[:6]:
+                print(f"  {label}: {what}\n      {key}")
     return 0
 
 

@@ -147,8 +147,8 @@ SELECT si.b, si.k, gen_random_uuid() AS id, si.booking_id, si.id AS installment_
             WHEN NOT si.past_due AND si.k = 2 THEN 'failed'
             WHEN si.b % 20 = 0 THEN 'partially_refunded'
             ELSE 'succeeded' END AS status,
-       least(si.created + (si.k - 1) * interval '20 days', now() - interval '1 hour')
-           AS created
+       least(si.created + (si.k - 1) * interval '20 days',
+             now() - interval '1 hour' - si.b * interval '1 second') AS created
   FROM si;
 CREATE INDEX ON st (b, k);
 ANALYZE st;

@@ -143,7 +143,7 @@ def test_balance_reminders_read_one_week_of_due_dates(su):
     assert "due_date >=" in conds and "due_date <=" in conds, scans
 
 
-def test_metrics_count_the_outbox_through_its_partial_indexes(pg, su):
+def test_metrics_count_the_outbox_through_its_partial_indexes(su):
     # Counted with FILTERs over the whole table, every scrape of
     # /api/admin/metrics read every mail kept (1.5 s at 500,000).
     sql = dict(scale_explain.statements())["jklg_m_outbox"]
