@@ -39,7 +39,8 @@ void jklg_mailer_push(server_rec *s, const char *id);
  * due, so that several children and servers do it once. */
 void jklg_housekeeping_child_init(apr_pool_t *pchild, server_rec *s);
 /* Housekeeping: deletes security events older than the retention and
- * expired links of sql/013; logs what it did. */
+ * expired links of sql/013 and pending MFA logins (sql/021); logs what it
+ * did. */
 void jklg_security_purge(server_rec *s, jklg_db_t *db, apr_pool_t *p);
 /* mod_jklg_balance.c: the off-session balance job, run by the
  * housekeeping sweep on a background connection. */
