@@ -487,3 +487,49 @@ def test_no_endpoint_compares_a_row_with_the_volatile_session_check(cur):
                     WHERE n.nspname IN ('jklg', 'public')
                       AND prosrc ~ '=\s*jklg_session_customer\('""")
     assert cur.fetchall() == []
+
+
+# ------------------------------------------- the balance job (sql/014, 026)
+
+def due_balance(cur, with_card=True):
+    """A booking whose balance fell due yesterday, its customer's card saved."""
+    customer = new_customer(cur)
+    booking = new_booking(cur, customer, total=10000)
+    cur.execute("INSERT INTO installments (booking_id, kind, amount, currency,"
+                " due_date, status, created_on) VALUES"
+                " (%s, 'deposit', 3000, 'eur', jklg.today() - 60, 'paid',"
+                "  jklg.today() - 60),"
+                " (%s, 'balance', 7000, 'eur', jklg.today() - 1, 'pending',"
+                "  jklg.today() - 60) RETURNING id", (booking, booking))
+    balance = cur.fetchall()[1][0]
+    if with_card:
+        cur.execute("INSERT INTO payment_methods (customer_id, gateway,"
+                    " gateway_ref, brand, last4, exp_month, exp_year)"
+                    " VALUES (%s, 'stripe', %s, 'visa', '4242', 12, 2030)",
+                    (customer, f"pm_{uuid.uuid4().hex[:16]}"))
+    return booking, str(balance)
+
+
+def test_balance_job_skips_a_booking_the_customer_is_paying(cur):
+    # The customer opened an intent on the first booking (the pay page):
+    # the job used to break the one-open-intent index there and fail the
+    # whole run, the second customer's balance with it.
+    paying, paying_balance = due_balance(cur)
+    other, other_balance = due_balance(cur)
+    cur.execute("INSERT INTO transactions (booking_id, gateway, amount,"
+                " currency, status) VALUES (%s, 'stripe', 7000, 'eur',"
+                " 'requires_payment')", (paying,))
+    cur.execute("BEGIN")
+    try:
+        outcome, body, _ = call(cur, "balance_due", lease_seconds=60,
+                                max_attempts=3, limit=1000,
+                                public_url="https://x")
+        claimed = {item["installment_id"] for item in body["data"]}
+        cur.execute("SELECT count(*) FROM transactions WHERE booking_id = %s"
+                    " AND method = 'off_session'", (paying,))
+        charged_beside = cur.fetchone()[0]
+    finally:
+        cur.execute("ROLLBACK")
+    assert outcome == "ok"
+    assert other_balance in claimed
+    assert paying_balance not in claimed and charged_beside == 0
