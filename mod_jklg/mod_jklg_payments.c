@@ -493,6 +493,5 @@ int jklg_payment_webhook(jklg_req_t *req)
     jklg_count_webhook(ev.type, strcmp(outcome, "duplicate")
                                 ? JKLG_WEBHOOK_APPLIED
                                 : JKLG_WEBHOOK_DUPLICATE);
-    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,
-                      json_pack("{s:b}", "received", 1)));
+    return jklg_reply_text(req, HTTP_OK, "{\"received\":true}");
 }

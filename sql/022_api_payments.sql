@@ -60,26 +60,18 @@ CREATE TRIGGER transactions_tie_installments
 -- (the card is fetched from the gateway and saved by the module), or NULL.
 CREATE FUNCTION jklg_card_to_save(p_tx uuid, p_gateway text,
                                   p_method_ref text)
-    RETURNS uuid LANGUAGE sql STABLE SET search_path = public, pg_temp
+    RETURNS uuid LANGUAGE plpgsql STABLE SET search_path = public, pg_temp
 AS $$
-    SELECT b.customer_id
-      FROM transactions t JOIN bookings b ON b.id = t.booking_id
-     WHERE t.id = p_tx AND t.save_method AND t.status = 'succeeded'
-       AND NOT EXISTS (SELECT 1 FROM payment_methods m
-                        WHERE m.gateway = p_gateway
-                          AND m.gateway_ref = p_method_ref)
-$$;
-
--- What the module does after the transaction: send the over-payment refund
--- a success opened (jklg_overpayment_refund: {"refund", ...} or
--- {"flagged": excess}), save the card. NULL when there is nothing to do,
--- so that the usual event costs the module no JSON to read.
-CREATE FUNCTION jklg_event_after(p_overpayment jsonb, p_save_for uuid)
-    RETURNS jsonb LANGUAGE sql IMMUTABLE
-AS $$
-    SELECT CASE WHEN p_overpayment IS NOT NULL OR p_save_for IS NOT NULL
-                THEN jsonb_build_object('overpayment', p_overpayment,
-                                        'save_card_for', p_save_for) END
+BEGIN
+    -- plpgsql rather than sql: a SET clause keeps an sql function from
+    -- being inlined, and then it would be planned again at every call.
+    RETURN (SELECT b.customer_id
+              FROM transactions t JOIN bookings b ON b.id = t.booking_id
+             WHERE t.id = p_tx AND t.save_method AND t.status = 'succeeded'
+               AND NOT EXISTS (SELECT 1 FROM payment_methods m
+                                WHERE m.gateway = p_gateway
+                                  AND m.gateway_ref = p_method_ref));
+END
 $$;
 
 -- Applies one verified gateway event, exactly once (the event id is the
@@ -88,8 +80,11 @@ $$;
 -- whose card is still to keep says so again, so a redelivery retries a
 -- card the gateway failed to give), 'mismatch' (reconciliation only: a
 -- success for another amount or currency than ours, recorded on the run,
--- not applied). Body: NULL, or what the module does next
--- (jklg_event_after). p_run: the reconciliation run applying it (NULL for
+-- not applied). Body: NULL, or what the module does next: send the
+-- over-payment refund a success opened ("overpayment":
+-- jklg_overpayment_refund's {"refund", ...} or {"flagged": excess}), save
+-- the card ("save_card_for": the customer). NULL when there is nothing to
+-- do, so that the usual event costs the module no JSON to read. p_run: the reconciliation run applying it (NULL for
 -- the webhook); p_currency is checked then.
 CREATE FUNCTION jklg.apply_event(p_id text, p_gateway text, p_type text,
                                  p_payload jsonb, p_kind text, p_ref text,
@@ -105,6 +100,7 @@ DECLARE
     actor text := p_gateway || ':' || p_id;
     emails uuid[] := '{}';
     over jsonb;
+    save_for uuid;
 BEGIN
     IF p_kind = 'ignored' THEN
         -- Nothing to link or move: the id is kept so a redelivery is known.
@@ -166,10 +162,11 @@ BEGIN
             p_payload #- '{data,object,client_secret}', tx, now())
     ON CONFLICT (id) DO NOTHING;
     IF NOT FOUND THEN
-        RETURN jklg.answer('duplicate', CASE
-            WHEN p_kind = 'succeeded' AND p_method_ref IS NOT NULL
-            THEN jklg_event_after(NULL, jklg_card_to_save(tx, p_gateway,
-                                                          p_method_ref)) END);
+        IF p_kind = 'succeeded' AND p_method_ref IS NOT NULL THEN
+            save_for := jklg_card_to_save(tx, p_gateway, p_method_ref);
+        END IF;
+        RETURN jklg.answer('duplicate', CASE WHEN save_for IS NOT NULL
+            THEN jsonb_build_object('save_card_for', save_for) END);
     END IF;
 
     IF tx IS NOT NULL THEN
@@ -205,9 +202,20 @@ BEGIN
     IF p_run IS NOT NULL THEN
         UPDATE reconciliation_runs SET applied = applied + 1 WHERE id = p_run;
     END IF;
-    RETURN jklg.answer('ok', jklg_event_after(over, CASE
-        WHEN p_kind = 'succeeded' AND p_method_ref IS NOT NULL
-        THEN jklg_card_to_save(tx, p_gateway, p_method_ref) END), emails);
+    IF p_kind = 'succeeded' AND p_method_ref IS NOT NULL THEN
+        save_for := jklg_card_to_save(tx, p_gateway, p_method_ref);
+    END IF;
+    -- Built only when needed: jsonb_build_object is not immutable, so an
+    -- SQL helper doing this would be planned again at every call.
+    IF over IS NULL AND save_for IS NULL THEN
+        RETURN jklg.answer('ok', NULL, emails);
+    END IF;
+    RETURN jklg.answer('ok',
+        CASE WHEN over IS NULL THEN '{}'::jsonb
+             ELSE jsonb_build_object('overpayment', over) END
+        || CASE WHEN save_for IS NULL THEN '{}'::jsonb
+                ELSE jsonb_build_object('save_card_for', save_for) END,
+        emails);
 END
 $$;
 
