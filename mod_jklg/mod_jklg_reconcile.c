@@ -1,8 +1,9 @@
 /* Reconciliation with the payment gateways (issue 12): every
  * JKLGReconcileInterval, once across servers, each gateway that can list
  * its changes (list_changes) is asked for the events of a window, and
- * those we missed are applied through the webhook's exactly-once path
- * (sql/016_reconciliation.sql). The scheduled run comes from the mail
+ * those we missed are applied through the webhook's own path
+ * (jklg_event_apply, jklg.apply_event of sql/022 with the run; the runs
+ * are sql/016_reconciliation.sql's). The scheduled run comes from the mail
  * sweep of mod_jklg_mailer.c; staff start one with
  * POST /api/admin/reconciliation/run, which runs it in the request and
  * answers the finished run. */
