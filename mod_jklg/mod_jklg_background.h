@@ -12,6 +12,7 @@
 /* mod_jklg_statements.c: every statement, prepared through mod_dbd. */
 extern const jklg_statement_t *const jklg_statement_sets[];
 extern const jklg_statement_t jklg_payment_statements[];
+extern const jklg_statement_t jklg_staff_statements[];
 extern const jklg_statement_t jklg_profile_statements[];
 extern const jklg_statement_t jklg_history_statements[];
 extern const jklg_statement_t jklg_transaction_statements[];

@@ -38,26 +38,16 @@ const jklg_statement_t jklg_balance_statements[] = {
 static json_t *job_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
                         const char *label, int nargs, const char *const *args)
 {
-    jklg_rows_t rows;
+    jklg_result_t res;
     const char *err;
-    char *ids, *state, *id;
-    apr_status_t rv = jklg_db_query(db, p, label, nargs, args, &rows, &err);
+    apr_status_t rv = jklg_db_call(s, db, p, label, nargs, args, &res, &err);
 
-    if (rv != APR_SUCCESS || rows.nrows != 1 || rows.ncols != 3) {
+    if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, JKLGNO(02110)
-                     "balance job: %s: %s", label,
-                     rv == APR_SUCCESS ? "no outcome" : err);
+                     "balance job: %s: %s", label, err);
         return NULL;
     }
-    if (rows.rows[0][2] && *rows.rows[0][2]) {
-        ids = apr_pstrdup(p, rows.rows[0][2]);
-        for (id = apr_strtok(ids, " ", &state); id;
-             id = apr_strtok(NULL, " ", &state)) {
-            jklg_mailer_push(s, id);
-        }
-    }
-    return jklg_json_own(p, json_loads(rows.rows[0][1] ? rows.rows[0][1]
-                                                       : "{}", 0, NULL));
+    return jklg_db_result_json(p, &res);
 }
 
 /* Charges one claimed installment and records what the gateway said. */

@@ -38,27 +38,57 @@ static const jklg_outcome_map_t *find_outcome(const jklg_outcome_map_t *map,
 }
 
 /* The outbox ids, space separated (array_to_string of the uuid[]). */
-static void push_emails(jklg_req_t *req, const char *ids)
+static void push_emails(server_rec *s, apr_pool_t *p, const char *ids)
 {
     char *list, *state, *id;
 
     if (!ids || !*ids) {
         return;
     }
-    list = apr_pstrdup(req->r->pool, ids);
+    list = apr_pstrdup(p, ids);
     for (id = apr_strtok(list, " ", &state); id;
          id = apr_strtok(NULL, " ", &state)) {
-        jklg_mailer_push(req->r->server, id);
+        jklg_mailer_push(s, id);
     }
 }
 
-int jklg_call(jklg_req_t *req, const char *label, int nargs,
-              const char *const *args, jklg_result_t *res)
+apr_status_t jklg_db_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                          const char *label, int nargs,
+                          const char *const *args, jklg_result_t *res,
+                          const char **err)
+{
+    jklg_rows_t rows;
+    apr_status_t rv = jklg_db_query(db, p, label, nargs, args, &rows, err);
+
+    memset(res, 0, sizeof(*res));
+    if (rv == APR_SUCCESS && (rows.nrows != 1 || rows.ncols != 3
+                              || !rows.rows[0][0])) {
+        rv = APR_EGENERAL;
+        *err = apr_psprintf(p, "%s: not a jklg.outcome", label);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    res->outcome = rows.rows[0][0];
+    res->body = rows.rows[0][1];
+    push_emails(s, p, rows.rows[0][2]);
+    return APR_SUCCESS;
+}
+
+json_t *jklg_db_result_json(apr_pool_t *p, const jklg_result_t *res)
+{
+    if (!res->json && res->body) {
+        ((jklg_result_t *)res)->json = jklg_json_own(p, json_loads(res->body,
+                                                                   0, NULL));
+    }
+    return res->json;
+}
+
+static int call(jklg_req_t *req, int authed, const char *label, int nargs,
+                const char *const *args, jklg_result_t *res)
 {
     const char *all[MAX_ARGS];
-    int n = 0, authed = req->endpoint
-                        && (req->endpoint->flags & JKLG_AUTH);
-    jklg_rows_t rows;
+    int n = 0;
     const char *err;
     apr_status_t rv;
 
@@ -79,30 +109,31 @@ int jklg_call(jklg_req_t *req, const char *label, int nargs,
         jklg_reply_unavailable(req);
         return 0;
     }
-    rv = jklg_db_query(&req->db, req->r->pool, label, n + nargs, all, &rows,
-                       &err);
-    if (rv == APR_SUCCESS && (rows.nrows != 1 || rows.ncols != 3
-                              || !rows.rows[0][0])) {
-        rv = APR_EGENERAL;
-        err = apr_psprintf(req->r->pool, "%s: not a jklg.outcome", label);
-    }
+    rv = jklg_db_call(req->r->server, &req->db, req->r->pool, label,
+                      n + nargs, all, res, &err);
     if (rv != APR_SUCCESS) {
         jklg_reply_db_error(req, rv, err);
         return 0;
     }
-    res->outcome = rows.rows[0][0];
-    res->body = rows.rows[0][1];
-    push_emails(req, rows.rows[0][2]);
     return 1;
+}
+
+int jklg_call(jklg_req_t *req, const char *label, int nargs,
+              const char *const *args, jklg_result_t *res)
+{
+    return call(req, req->endpoint && (req->endpoint->flags & JKLG_AUTH),
+                label, nargs, args, res);
+}
+
+int jklg_call_module(jklg_req_t *req, const char *label, int nargs,
+                     const char *const *args, jklg_result_t *res)
+{
+    return call(req, 0, label, nargs, args, res);
 }
 
 json_t *jklg_result_json(jklg_req_t *req, const jklg_result_t *res)
 {
-    if (!res->json && res->body) {
-        ((jklg_result_t *)res)->json = jklg_json_own(req->r->pool,
-                                       json_loads(res->body, 0, NULL));
-    }
-    return res->json;
+    return jklg_db_result_json(req->r->pool, res);
 }
 
 int jklg_finish(jklg_req_t *req, const jklg_result_t *res,
@@ -121,7 +152,12 @@ int jklg_finish(jklg_req_t *req, const jklg_result_t *res,
     if (m->code) {
         json_t *body = jklg_result_json(req, res);
         json_t *fields = json_object_get(body, "fields");
-        return jklg_reply_error(req, m->status, m->code, m->message,
+        /* No message in the table: the function words it (e.g. why a
+         * refund is not possible). */
+        const char *message = m->message ? m->message
+                              : jklg_json_str(body, "message");
+        return jklg_reply_error(req, m->status, m->code,
+                                message ? message : "Not possible.",
                                 json_is_object(fields) ? fields : NULL);
     }
     if (m->status == HTTP_NO_CONTENT || !res->body) {

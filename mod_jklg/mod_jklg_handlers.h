@@ -49,10 +49,6 @@ int jklg_me_payment_method_delete(jklg_req_t *req);
  * its customer_ref: 1, or 0 after answering. */
 int jklg_travel_customer_ref(jklg_req_t *req, const jklg_gateway_t *gw,
                              json_t *opened);
-/* After a webhook event was applied: keeps the card of a payment made
- * with save_payment_method. Never answers. */
-void jklg_travel_event(jklg_req_t *req, const jklg_gateway_t *gw,
-                       const jklg_gateway_event_t *ev);
 int jklg_staff_transactions(jklg_req_t *req);
 int jklg_staff_transaction(jklg_req_t *req);
 int jklg_staff_refund(jklg_req_t *req);
@@ -75,19 +71,26 @@ typedef struct {
 } jklg_refund_sent_t;
 apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
                               const char *actor, jklg_refund_sent_t *sent);
+/* The same on a connection of its own (an event applied by the webhook or
+ * by reconciliation). */
+apr_status_t jklg_refund_send_db(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                                 const json_t *opened, const char *actor,
+                                 jklg_refund_sent_t *sent);
 
-/* mod_jklg_payments.c: shared with the staff endpoints. */
+/* mod_jklg_payments.c: shared with the staff endpoints and
+ * reconciliation. */
 int jklg_reply_gateway_error(jklg_req_t *req, const char *err);
-/* Runs a statement whose value is one JSON object; NULL after answering
- * a database error. */
-json_t *jklg_run_json(jklg_req_t *req, const char *label, int nargs,
-                      const char *const *args);
-/* Hands the outbox ids of a JSON array to the mail threads. */
-void jklg_push_emails(jklg_req_t *req, const json_t *ids);
-/* Sends the over-payment refund a payment's success opened (the
- * "overpayment" member of the settle and event answers), logging the
- * outcome for staff; never answers the client. */
-void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer);
+/* Applies one verified event of gw (payload: its JSON) through
+ * jklg.apply_event, the one path of the webhook and of reconciliation
+ * (run: the reconciliation run, or NULL): stored and applied once, then
+ * the over-payment refund it opened is sent and the card a payment was
+ * made to keep is saved. *outcome: ok, duplicate, or mismatch (run only);
+ * fails only when the database does (err). */
+apr_status_t jklg_event_apply(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                              const jklg_gateway_t *gw,
+                              const jklg_gateway_event_t *ev,
+                              const char *payload, const char *run,
+                              const char **outcome, const char **err);
 /* Cancels the gateway's payment of an open transaction {id, gateway,
  * gateway_ref, amount, currency} and records what the gateway says it
  * became: canceled, or paid meanwhile. 1 when recorded, 0 after answering

@@ -23,39 +23,28 @@ int jklg_reply_gateway_error(jklg_req_t *req, const char *err)
                             "request; please try again.", NULL);
 }
 
-/* Runs a statement whose single value is a JSON object: the object, or
- * NULL after answering a database error. */
-json_t *jklg_run_json(jklg_req_t *req, const char *label, int nargs,
-                      const char *const *args)
-{
-    jklg_rows_t rows;
-    const char *err, *text;
-    apr_status_t rv;
-
-    if (!jklg_req_db(req)) {
-        jklg_reply_unavailable(req);
-        return NULL;
-    }
-    rv = jklg_db_query(&req->db, req->r->pool, label, nargs, args, &rows,
-                       &err);
-    if (rv != APR_SUCCESS) {
-        jklg_reply_db_error(req, rv, err);
-        return NULL;
-    }
-    text = jklg_db_value(&rows);
-    return jklg_json_own(req->r->pool, json_loads(text ? text : "{}", 0,
-                                                  NULL));
-}
-
-void jklg_push_emails(jklg_req_t *req, const json_t *ids)
-{
-    size_t i;
-    json_t *id;
-
-    json_array_foreach(ids, i, id) {
-        jklg_mailer_push(req->r->server, json_string_value(id));
-    }
-}
+/* The payment statements, next to their handlers (sql/022_api_payments.sql
+ * and 014's jklg.intent_open). */
+const jklg_statement_t jklg_payment_statements[] = {
+    {"jklg_p_intent_open", JKLG_CALL_SQL("intent_open", JKLG_AUTHED
+     ", p_booking => %s::uuid, p_installment => %s::uuid, p_gateway => %s, "
+     "p_save => %s::boolean")},
+    {"jklg_p_intent_settle", JKLG_CALL_SQL("intent_settle",
+     "p_tx => %s::uuid, p_ref => %s, p_status => %s, p_error => %s, "
+     "p_public_url => %s")},
+    {"jklg_p_intent_peek", JKLG_CALL_SQL("intent_peek", "p_tx => %s::uuid")},
+    /* The webhook's (p_run NULL) and reconciliation's. */
+    {"jklg_p_event", JKLG_CALL_SQL("apply_event",
+     "p_id => %s, p_gateway => %s, p_type => %s, p_payload => %s::jsonb, "
+     "p_kind => %s, p_ref => %s, p_tx => %s, p_amount => %s::bigint, "
+     "p_reason => %s, p_method_ref => %s, p_public_url => %s, "
+     "p_run => %s::uuid, p_currency => %s")},
+    /* The card a payment was made to keep (sql/014). */
+    {"jklg_w_method_save", JKLG_CALL_SQL("method_save",
+     "p_customer => %s::uuid, p_gateway => %s, p_ref => %s, p_brand => %s, "
+     "p_last4 => %s, p_exp_month => %s::int, p_exp_year => %s::int")},
+    {NULL, NULL}
+};
 
 /* The gateways that can take payments, and what browsers need of each
  * (the gateway adds its own members, e.g. a publishable key). */
@@ -82,9 +71,12 @@ int jklg_payments_config(jklg_req_t *req)
     return jklg_reply(req, HTTP_OK, body);
 }
 
-void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer)
+/* Sends the over-payment refund a success opened in the database (the
+ * "overpayment" member of jklg.apply_event's and jklg.intent_settle's
+ * answers), logging the outcome for staff. */
+static void send_overpayment(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                             const json_t *opened)
 {
-    const json_t *opened = json_object_get(answer, "overpayment");
     const json_t *refund = json_object_get(opened, "refund");
     jklg_refund_sent_t sent;
     apr_status_t rv;
@@ -93,46 +85,52 @@ void jklg_refund_overpayment(jklg_req_t *req, const json_t *answer)
         return;
     }
     if (!refund) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(00604)
-                      "a booking is over-paid by %" JSON_INTEGER_FORMAT
-                      " through a payment its gateway cannot refund: staff "
-                      "must refund it (see the transaction's audit log)",
-                      json_integer_value(json_object_get(opened, "flagged")));
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, JKLGNO(00604)
+                     "a booking is over-paid by %" JSON_INTEGER_FORMAT
+                     " through a payment its gateway cannot refund: staff "
+                     "must refund it (see the transaction's audit log)",
+                     json_integer_value(json_object_get(opened, "flagged")));
         return;
     }
-    rv = jklg_refund_send(req, opened, "system", &sent);
+    rv = jklg_refund_send_db(s, db, p, opened, "system", &sent);
     if (rv != APR_SUCCESS || !sent.settled) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, JKLGNO(00605)
-                      "over-payment refund %s of transaction %s not sent "
-                      "(%s%s): staff must retry it", jklg_json_str(opened, "id"),
-                      jklg_json_str(refund, "transaction_id"),
-                      sent.err ? sent.err : "", sent.db_err ? sent.db_err : "");
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, JKLGNO(00605)
+                     "over-payment refund %s of transaction %s not sent "
+                     "(%s%s): staff must retry it", jklg_json_str(opened, "id"),
+                     jklg_json_str(refund, "transaction_id"),
+                     sent.err ? sent.err : "", sent.db_err ? sent.db_err : "");
         return;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, req->r, JKLGNO(00606)
-                  "transaction %s over-paid its booking: refund %s of %"
-                  JSON_INTEGER_FORMAT " sent", jklg_json_str(refund,
-                                                             "transaction_id"),
-                  jklg_json_str(opened, "id"),
-                  json_integer_value(json_object_get(opened, "amount")));
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, JKLGNO(00606)
+                 "transaction %s over-paid its booking: refund %s of %"
+                 JSON_INTEGER_FORMAT " sent", jklg_json_str(refund,
+                                                            "transaction_id"),
+                 jklg_json_str(opened, "id"),
+                 json_integer_value(json_object_get(opened, "amount")));
 }
 
-/* Records what the gateway said of transaction tx (ref NULL: it failed):
- * its emails and any over-payment refund the success opened are sent on.
- * The transaction's answer, or NULL after answering a database error. */
+/* Records what the gateway said of transaction tx (ref NULL: it failed);
+ * any over-payment refund the success opened is sent on. The
+ * transaction's answer {"transaction"}, or NULL after answering. */
 static json_t *record_intent(jklg_req_t *req, const char *tx,
                              const char *ref, const char *status,
                              const char *error)
 {
     const char *args[] = {tx, ref, status, error, req->conf->public_url};
-    json_t *settled = jklg_run_json(req, "jklg_p_intent_settle", 5, args);
+    jklg_result_t res;
+    json_t *settled;
 
-    if (settled) {
-        jklg_push_emails(req, json_object_get(settled, "emails"));
-        jklg_refund_overpayment(req, settled);
-        json_object_del(settled, "emails");
-        json_object_del(settled, "overpayment");
+    if (!jklg_call_module(req, "jklg_p_intent_settle", 5, args, &res)) {
+        return NULL;
     }
+    if (strcmp(res.outcome, "ok")
+        || !(settled = jklg_result_json(req, &res))) {
+        jklg_finish(req, &res, NULL);
+        return NULL;
+    }
+    send_overpayment(req->r->server, &req->db, req->r->pool,
+                     json_object_get(settled, "overpayment"));
+    json_object_del(settled, "overpayment");
     return settled;
 }
 
@@ -249,38 +247,37 @@ static int await_creation(jklg_req_t *req, const jklg_gateway_t *gw,
         gw, jklg_gateway_conf(req->conf, gw));
     apr_time_t deadline = apr_time_now() + call + AWAIT_MARGIN;
     const char *id = jklg_json_str(opened, "id");
-    const char *err, *status;
-    jklg_rows_t rows;
-    apr_status_t rv;
+    const char *status;
+    jklg_result_t res;
+    json_t *tx;
 
     while (apr_time_now() < deadline) {
-        rv = jklg_db_query(&req->db, req->r->pool, "jklg_p_intent_peek", 1,
-                           &id, &rows, &err);
-        if (rv != APR_SUCCESS) {
-            jklg_reply_db_error(req, rv, err);
+        if (!jklg_call_module(req, "jklg_p_intent_peek", 1, &id, &res)) {
             return 0;
         }
-        if (rows.nrows == 0) {
+        if (strcmp(res.outcome, "ok")) {
             break;
         }
-        if (rows.rows[0][0]) {
-            json_object_set_new(opened, "gateway_ref",
-                                json_string(rows.rows[0][0]));
+        tx = jklg_result_json(req, &res);
+        if (jklg_json_str(tx, "gateway_ref")) {
+            json_object_set_new(opened, "gateway_ref", json_string(
+                jklg_json_str(tx, "gateway_ref")));
             return 1;
         }
-        status = rows.rows[0][1];
-        if (!strcmp(status, "canceled")) {
+        status = jklg_json_str(tx, "status");
+        if (status && !strcmp(status, "canceled")) {
             jklg_reply_error(req, HTTP_CONFLICT, "conflict",
                              "The amount due for this booking changed; "
                              "please reload the booking.", NULL);
             return 0;
         }
-        if (strcmp(status, "requires_payment")) {
+        if (!status || strcmp(status, "requires_payment")) {
             jklg_reply_gateway_error(req, "the request creating this "
                                      "payment failed");
             return 0;
         }
-        if (apr_time_from_sec(atoi(rows.rows[0][2])) > call + AWAIT_MARGIN) {
+        if (apr_time_from_sec(json_integer_value(json_object_get(tx, "age")))
+            > call + AWAIT_MARGIN) {
             break;
         }
         apr_sleep(AWAIT_STEP);
@@ -373,6 +370,7 @@ int jklg_payment_intent(jklg_req_t *req)
     return settle_intent(req, gw, opened);
 }
 
+/* The words jklg.apply_event knows. */
 static const char *const event_kinds[] = {
     [JKLG_EVENT_IGNORED] = "ignored",
     [JKLG_EVENT_PROCESSING] = "processing",
@@ -382,6 +380,79 @@ static const char *const event_kinds[] = {
     [JKLG_EVENT_REFUNDED] = "refunded",
     [JKLG_EVENT_DISPUTED] = "disputed",
 };
+
+/* A succeeded payment made with save_payment_method: its card, fetched
+ * from the gateway, is kept for the customer the database named. A card
+ * not kept is logged (the balance is then paid through the emailed link);
+ * the next delivery of the event tries again. */
+static void save_card(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                      const jklg_gateway_t *gw, const jklg_gateway_event_t *ev,
+                      const char *customer)
+{
+    const jklg_server_conf_t *conf = jklg_conf(s);
+    const char *err = NULL;
+    jklg_result_t res;
+    jklg_method_t m;
+    apr_status_t rv;
+
+    if (!gw->fetch_method) {
+        return;
+    }
+    rv = jklg_count_gateway(gw, gw->fetch_method(jklg_gateway_conf(conf, gw),
+                                                 p, ev->method_ref, &m, &err));
+    if (rv != APR_SUCCESS || !m.customer_ref) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, JKLGNO(02103)
+                     "payment %s: card %s not saved (%s)", ev->payment_ref,
+                     ev->method_ref, err ? err : "not attached to the "
+                     "customer");
+        return;
+    }
+    {
+        const char *args[] = {customer, gw->name, m.gateway_ref, m.brand,
+                              m.last4, apr_itoa(p, m.exp_month),
+                              apr_itoa(p, m.exp_year)};
+        rv = jklg_db_call(s, db, p, "jklg_w_method_save", 7, args, &res,
+                          &err);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, JKLGNO(02320)
+                     "payment %s: card %s not saved: %s", ev->payment_ref,
+                     ev->method_ref, err);
+    }
+}
+
+apr_status_t jklg_event_apply(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                              const jklg_gateway_t *gw,
+                              const jklg_gateway_event_t *ev,
+                              const char *payload, const char *run,
+                              const char **outcome, const char **err)
+{
+    const jklg_server_conf_t *conf = jklg_conf(s);
+    const char *args[] = {
+        ev->id, gw->name, ev->type, payload, event_kinds[ev->kind],
+        ev->payment_ref, ev->transaction_id,
+        apr_psprintf(p, "%" APR_INT64_T_FMT, ev->amount), ev->failure_reason,
+        ev->method_ref, conf->public_url, run, ev->currency
+    };
+    jklg_result_t res;
+    json_t *after;
+    apr_status_t rv = jklg_db_call(s, db, p, "jklg_p_event", 13, args, &res,
+                                   err);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *outcome = res.outcome;
+    /* Most events leave nothing to do: no body, nothing to parse. */
+    if (!(after = jklg_db_result_json(p, &res))) {
+        return APR_SUCCESS;
+    }
+    send_overpayment(s, db, p, json_object_get(after, "overpayment"));
+    if (jklg_json_str(after, "save_card_for") && ev->method_ref) {
+        save_card(s, db, p, gw, ev, jklg_json_str(after, "save_card_for"));
+    }
+    return APR_SUCCESS;
+}
 
 static int reply_bad_signature(jklg_req_t *req, const char *why)
 {
@@ -402,7 +473,8 @@ int jklg_payment_webhook(jklg_req_t *req)
                                          gw->signature_header) : NULL;
     jklg_gateway_event_t ev;
     const char *err = gw ? "no signature" : "no gateway takes webhooks";
-    json_t *result;
+    const char *outcome;
+    apr_status_t rv;
 
     if (!sig || gw->verify_webhook(conf, req->r->pool, sig, req->raw,
                                    req->raw_len, apr_time_now(), &err)
@@ -416,27 +488,20 @@ int jklg_payment_webhook(jklg_req_t *req)
         return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json",
                                 "The body is not an event.", NULL);
     }
-    {
-        const char *args[] = {
-            ev.id, gw->name, ev.type,
-            apr_pstrmemdup(req->r->pool, req->raw, req->raw_len),
-            event_kinds[ev.kind], ev.payment_ref, ev.transaction_id,
-            apr_psprintf(req->r->pool, "%" APR_INT64_T_FMT, ev.amount),
-            ev.failure_reason, req->conf->public_url
-        };
-        result = jklg_run_json(req, "jklg_p_event", 10, args);
-    }
-    if (!result) {
+    if (!jklg_req_db(req)) {
         jklg_count_webhook(ev.type, JKLG_WEBHOOK_ERROR);
-        return OK;
+        return jklg_reply_unavailable(req);
     }
-    jklg_count_webhook(ev.type, json_is_true(json_object_get(result,
-                                                             "duplicate"))
-                                ? JKLG_WEBHOOK_DUPLICATE
-                                : JKLG_WEBHOOK_APPLIED);
-    jklg_push_emails(req, json_object_get(result, "emails"));
-    jklg_refund_overpayment(req, result);
-    jklg_travel_event(req, gw, &ev);
-    return jklg_reply(req, HTTP_OK, jklg_json_own(req->r->pool,
-                      json_pack("{s:b}", "received", 1)));
+    rv = jklg_event_apply(req->r->server, &req->db, req->r->pool, gw, &ev,
+                          apr_pstrmemdup(req->r->pool, req->raw,
+                                         req->raw_len),
+                          NULL, &outcome, &err);
+    if (rv != APR_SUCCESS) {
+        jklg_count_webhook(ev.type, JKLG_WEBHOOK_ERROR);
+        return jklg_reply_db_error(req, rv, err);
+    }
+    jklg_count_webhook(ev.type, strcmp(outcome, "duplicate")
+                                ? JKLG_WEBHOOK_APPLIED
+                                : JKLG_WEBHOOK_DUPLICATE);
+    return jklg_reply_text(req, HTTP_OK, "{\"received\":true}");
 }

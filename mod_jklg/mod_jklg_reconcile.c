@@ -1,8 +1,9 @@
 /* Reconciliation with the payment gateways (issue 12): every
  * JKLGReconcileInterval, once across servers, each gateway that can list
  * its changes (list_changes) is asked for the events of a window, and
- * those we missed are applied through the webhook's exactly-once path
- * (sql/016_reconciliation.sql). The scheduled run comes from the mail
+ * those we missed are applied through the webhook's own path
+ * (jklg_event_apply, jklg.apply_event of sql/022 with the run; the runs
+ * are sql/016_reconciliation.sql's). The scheduled run comes from the mail
  * sweep of mod_jklg_mailer.c; staff start one with
  * POST /api/admin/reconciliation/run, which runs it in the request and
  * answers the finished run. */
@@ -31,28 +32,12 @@ const jklg_statement_t jklg_reconcile_statements[] = {
     {"jklg_reconcile_start", JKLG_CALL_SQL("reconcile_start",
      "p_gateway => %s, p_staff => %s, p_interval => %s::int, "
      "p_overlap => %s::int, p_lookback => %s::int, p_stale => %s::int")},
-    {"jklg_reconcile_apply", JKLG_CALL_SQL("reconcile_apply",
-     "p_run => %s::uuid, p_id => %s, p_gateway => %s, p_type => %s, "
-     "p_payload => %s::jsonb, p_kind => %s, p_ref => %s, p_tx => %s, "
-     "p_amount => %s::bigint, p_currency => %s, p_reason => %s, "
-     "p_public_url => %s")},
     {"jklg_reconcile_finish", JKLG_CALL_SQL("reconcile_finish",
      "p_run => %s::uuid, p_error => %s")},
     {"jklg_staff_reconciliation", JKLG_CALL_SQL("staff_reconciliation_runs",
      "p_staff => %s, p_after_time => %s::timestamp, p_after_id => %s::uuid, "
      "p_limit => %s::int")},
     {NULL, NULL}
-};
-
-/* The words jklg_apply_event knows (as the webhook handler passes them). */
-static const char *const event_kinds[] = {
-    [JKLG_EVENT_IGNORED] = "ignored",
-    [JKLG_EVENT_PROCESSING] = "processing",
-    [JKLG_EVENT_SUCCEEDED] = "succeeded",
-    [JKLG_EVENT_FAILED] = "failed",
-    [JKLG_EVENT_CANCELED] = "canceled",
-    [JKLG_EVENT_REFUNDED] = "refunded",
-    [JKLG_EVENT_DISPUTED] = "disputed",
 };
 
 apr_interval_time_t jklg_conf_reconcile_interval(const jklg_server_conf_t *c)
@@ -80,42 +65,6 @@ const char *jklg_reconcile_set_interval(cmd_parms *cmd, void *dc,
     return NULL;
 }
 
-/* One call of a jklg.* function outside a request: the outcome row. */
-static apr_status_t call(jklg_db_t *db, apr_pool_t *p, const char *label,
-                         int nargs, const char *const *args,
-                         const char **outcome, const char **body,
-                         const char **emails, const char **err)
-{
-    jklg_rows_t rows;
-    apr_status_t rv = jklg_db_query(db, p, label, nargs, args, &rows, err);
-
-    if (rv == APR_SUCCESS && (rows.nrows != 1 || rows.ncols != 3
-                              || !rows.rows[0][0])) {
-        *err = apr_psprintf(p, "%s: not a jklg.outcome", label);
-        rv = APR_EGENERAL;
-    }
-    if (rv == APR_SUCCESS) {
-        *outcome = rows.rows[0][0];
-        *body = rows.rows[0][1];
-        *emails = rows.rows[0][2];
-    }
-    return rv;
-}
-
-static void push_emails(server_rec *s, apr_pool_t *p, const char *ids)
-{
-    char *list, *state, *id;
-
-    if (!ids || !*ids) {
-        return;
-    }
-    list = apr_pstrdup(p, ids);
-    for (id = apr_strtok(list, " ", &state); id;
-         id = apr_strtok(NULL, " ", &state)) {
-        jklg_mailer_push(s, id);
-    }
-}
-
 typedef struct {
     server_rec *s;
     jklg_db_t *db;
@@ -124,32 +73,24 @@ typedef struct {
     const char *db_err;          /* set when the database failed */
 } run_t;
 
-/* Applies one page; APR_SUCCESS, or the database's failure. */
+/* Applies one page through the webhook's path (jklg_event_apply, with
+ * the run: its checks and counters); APR_SUCCESS, or the database's
+ * failure. */
 static apr_status_t apply_page(run_t *run, apr_pool_t *p,
                                const jklg_gateway_changes_t *ch)
 {
-    jklg_server_conf_t *conf = jklg_conf(run->s);
-
     for (int i = 0; i < ch->events->nelts; i++) {
         const jklg_gateway_event_t *ev = &APR_ARRAY_IDX(
             ch->events, i, jklg_gateway_event_t);
-        const char *outcome, *body, *emails;
+        const char *outcome;
         apr_status_t rv;
 
         if (ev->kind == JKLG_EVENT_IGNORED || !ev->id) {
             continue;
         }
-        {
-            const char *args[] = {
-                run->run_id, ev->id, run->gw->name, ev->type,
-                APR_ARRAY_IDX(ch->payloads, i, const char *),
-                event_kinds[ev->kind], ev->payment_ref, ev->transaction_id,
-                apr_psprintf(p, "%" APR_INT64_T_FMT, ev->amount),
-                ev->currency, ev->failure_reason, conf->public_url
-            };
-            rv = call(run->db, p, "jklg_reconcile_apply", 12, args,
-                      &outcome, &body, &emails, &run->db_err);
-        }
+        rv = jklg_event_apply(run->s, run->db, p, run->gw, ev,
+                              APR_ARRAY_IDX(ch->payloads, i, const char *),
+                              run->run_id, &outcome, &run->db_err);
         if (rv != APR_SUCCESS) {
             return rv;
         }
@@ -159,7 +100,6 @@ static apr_status_t apply_page(run_t *run, apr_pool_t *p,
                          "transaction: not applied, recorded on run %s",
                          run->gw->name, ev->id, run->run_id);
         }
-        push_emails(run->s, p, emails);
     }
     return APR_SUCCESS;
 }
@@ -206,8 +146,9 @@ apr_status_t jklg_reconcile_run(server_rec *s, jklg_db_t *db, apr_pool_t *p,
                                 const char **err)
 {
     jklg_server_conf_t *conf = jklg_conf(s);
-    const char *body, *emails, *failure;
+    const char *failure;
     run_t run = {s, db, gw, NULL, NULL};
+    jklg_result_t res;
     json_t *started;
     apr_status_t rv;
 
@@ -218,13 +159,13 @@ apr_status_t jklg_reconcile_run(server_rec *s, jklg_db_t *db, apr_pool_t *p,
                 apr_time_sec(jklg_conf_reconcile_interval(conf))),
             OVERLAP_SECONDS, LOOKBACK_SECONDS, STALE_SECONDS
         };
-        rv = call(db, p, "jklg_reconcile_start", 6, args, outcome, &body,
-                  &emails, err);
+        rv = jklg_db_call(s, db, p, "jklg_reconcile_start", 6, args, &res,
+                          err);
     }
-    if (rv != APR_SUCCESS || strcmp(*outcome, "created")) {
+    if (rv != APR_SUCCESS || strcmp(*outcome = res.outcome, "created")) {
         return rv;
     }
-    started = jklg_json_own(p, json_loads(body, 0, NULL));
+    started = jklg_db_result_json(p, &res);
     run.run_id = jklg_json_str(json_object_get(started, "run"), "id");
     if (!run.run_id
         || !json_is_integer(json_object_get(started, "since_epoch"))) {
@@ -239,11 +180,11 @@ apr_status_t jklg_reconcile_run(server_rec *s, jklg_db_t *db, apr_pool_t *p,
     }
     {
         const char *args[] = {run.run_id, failure};
-        rv = call(db, p, "jklg_reconcile_finish", 2, args, outcome, &body,
-                  &emails, err);
+        rv = jklg_db_call(s, db, p, "jklg_reconcile_finish", 2, args, &res,
+                          err);
     }
     if (rv == APR_SUCCESS) {
-        *result = jklg_json_own(p, json_loads(body, 0, NULL));
+        *result = jklg_db_result_json(p, &res);
         *outcome = "accepted";
     }
     return rv;

@@ -112,8 +112,9 @@ int jklg_req_db(jklg_req_t *req);
 #define JKLG_AUTHED "p_session => %s::uuid, p_customer => %s::uuid"
 
 /* How an area answers an outcome: status, and for errors the envelope's
- * code and message (the body's "fields" become the error's fields). A
- * NULL code answers the body. Ends with {NULL}. */
+ * code and message (the body's "fields" become the error's fields; a NULL
+ * message is the body's "message"). A NULL code answers the body. Ends
+ * with {NULL}. */
 typedef struct {
     const char *outcome;
     int status;
@@ -131,6 +132,11 @@ typedef struct {
  * or 0 after answering the database's failure (503, 500). */
 int jklg_call(jklg_req_t *req, const char *label, int nargs,
               const char *const *args, jklg_result_t *res);
+/* The same for a call the module makes on its own account on any route,
+ * without the session and customer first (e.g. recording a gateway's
+ * answer during a customer's request). */
+int jklg_call_module(jklg_req_t *req, const char *label, int nargs,
+                     const char *const *args, jklg_result_t *res);
 /* The body as JSON (parsed once, owned by the request), or NULL. */
 json_t *jklg_result_json(jklg_req_t *req, const jklg_result_t *res);
 /* Answers res as map says, else as the common outcomes say (ok 200,
@@ -141,6 +147,15 @@ int jklg_finish(jklg_req_t *req, const jklg_result_t *res,
 /* Both; always OK for the handler to return. */
 int jklg_call_finish(jklg_req_t *req, const char *label, int nargs,
                      const char *const *args, const jklg_outcome_map_t *map);
+/* The same call on a connection without a request (the housekeeping
+ * jobs, or code shared with them): res, or the database's failure (err,
+ * for the log). The mails queued go to s's mail threads. */
+apr_status_t jklg_db_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                          const char *label, int nargs,
+                          const char *const *args, jklg_result_t *res,
+                          const char **err);
+/* The body as JSON, parsed once into pool p, or NULL. */
+json_t *jklg_db_result_json(apr_pool_t *p, const jklg_result_t *res);
 
 /* mod_jklg_ratelimit.c: counting. */
 /* Counts one attempt of rule (a name from docs/customers.md) for key: 0

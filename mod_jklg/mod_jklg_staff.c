@@ -18,12 +18,25 @@
 #define IDEMPOTENCY_KEY_MAX 255
 #define MANUAL_CANCEL_ROUNDS 3
 
-static int reply_conflict(jklg_req_t *req, const char *why)
-{
-    return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
-                            apr_pstrcat(req->r->pool, "Not possible: ", why,
-                                        ".", NULL), NULL);
-}
+/* The staff payment statements (sql/022_api_payments.sql, 014's booking). */
+const jklg_statement_t jklg_staff_statements[] = {
+    {"jklg_s_booking_create", JKLG_CALL_SQL("staff_booking_create",
+     "p_customer_id => %s::uuid, p_customer_email => %s, p_reference => %s, "
+     "p_description => %s, p_travel_start => %s::date, "
+     "p_travel_end => %s::date, p_amount_total => %s::bigint, "
+     "p_currency => %s, p_deposit => %s::bigint, "
+     "p_balance_due_days => %s::int, p_policy => %s")},
+    {"jklg_s_refund_open", JKLG_CALL_SQL("refund_open",
+     "p_tx => %s::uuid, p_amount => %s::bigint, p_reason => %s, "
+     "p_staff => %s, p_key => %s")},
+    {"jklg_s_refund_settle", JKLG_CALL_SQL("refund_settle",
+     "p_refund => %s::uuid, p_status => %s, p_ref => %s, p_staff => %s, "
+     "p_error => %s")},
+    {"jklg_s_manual", JKLG_CALL_SQL("manual_payment",
+     "p_booking => %s::uuid, p_amount => %s::bigint, p_currency => %s, "
+     "p_method => %s, p_note => %s, p_staff => %s, p_public_url => %s")},
+    {NULL, NULL}
+};
 
 /* Staff booking answers beyond the common ones. */
 static const jklg_outcome_map_t booking_outcomes[] = {
@@ -119,16 +132,18 @@ static const char *refund_key(jklg_req_t *req, jklg_check_t *c)
  * definite refusal (APR_EGENERAL) fails it; when the outcome is unknown
  * (timeout, 5xx) it stays pending, and asking again retries it under the
  * same gateway idempotency key. Never answers the client. */
-apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
-                              const char *actor, jklg_refund_sent_t *sent)
+apr_status_t jklg_refund_send_db(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                                 const json_t *opened, const char *actor,
+                                 jklg_refund_sent_t *sent)
 {
+    const jklg_server_conf_t *conf = jklg_conf(s);
     const jklg_gateway_t *gw = jklg_gateway_find(
         jklg_json_str(opened, "gateway"));
     const json_t *refund = json_object_get(opened, "refund");
     jklg_refund_req_t ask;
     jklg_refund_t out;
+    jklg_result_t res;
     const char *status;
-    jklg_rows_t rows;
     apr_status_t rv;
 
     memset(&out, 0, sizeof(out));
@@ -139,32 +154,42 @@ apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
     ask.amount = json_integer_value(json_object_get(opened, "amount"));
     ask.currency = jklg_json_str(opened, "currency");
     ask.reason = jklg_json_str(refund, "reason");
-    rv = gw ? jklg_count_gateway(gw, gw->refund(
-                  jklg_gateway_conf(req->conf, gw), req->r->pool, &ask, &out,
-                  &sent->err))
+    rv = gw ? jklg_count_gateway(gw, gw->refund(jklg_gateway_conf(conf, gw),
+                                                p, &ask, &out, &sent->err))
             : APR_ENOTIMPL;
     if (!gw) {
         sent->err = "no such gateway";
     }
     status = rv == APR_SUCCESS ? out.status
              : rv == APR_EGENERAL ? "failed" : "pending";
-    if (!jklg_req_db(req)) {
-        sent->db_rv = APR_ECONNRESET;
-        sent->db_err = "the database cannot be reached";
-        return rv;
-    }
     {
         const char *args[] = {ask.refund_id, status, out.gateway_ref, actor,
                               sent->err};
-        sent->db_rv = jklg_db_query(&req->db, req->r->pool,
-                                    "jklg_s_refund_settle", 5, args, &rows,
-                                    &sent->db_err);
+        sent->db_rv = jklg_db_call(s, db, p, "jklg_s_refund_settle", 5, args,
+                                   &res, &sent->db_err);
+    }
+    if (sent->db_rv == APR_SUCCESS && strcmp(res.outcome, "ok")) {
+        sent->db_rv = APR_EGENERAL;
+        sent->db_err = apr_psprintf(p, "refund %s: %s", ask.refund_id,
+                                    res.outcome);
     }
     if (sent->db_rv == APR_SUCCESS) {
-        sent->settled = jklg_json_own(req->r->pool, json_loads(
-            jklg_db_value(&rows) ? jklg_db_value(&rows) : "{}", 0, NULL));
+        sent->settled = jklg_db_result_json(p, &res);
     }
     return rv;
+}
+
+apr_status_t jklg_refund_send(jklg_req_t *req, const json_t *opened,
+                              const char *actor, jklg_refund_sent_t *sent)
+{
+    if (!jklg_req_db(req)) {
+        memset(sent, 0, sizeof(*sent));
+        sent->db_rv = APR_ECONNRESET;
+        sent->db_err = "the database cannot be reached";
+        return APR_ECONNRESET;
+    }
+    return jklg_refund_send_db(req->r->server, &req->db, req->r->pool, opened,
+                               actor, sent);
 }
 
 static int settle_refund(jklg_req_t *req, json_t *opened)
@@ -181,12 +206,21 @@ static int settle_refund(jklg_req_t *req, json_t *opened)
     return jklg_reply(req, HTTP_ACCEPTED, sent.settled);
 }
 
+/* What opening a refund answers besides 'opened' (sql: jklg.refund_open);
+ * the function words why it is not possible. */
+static const jklg_outcome_map_t refund_outcomes[] = {
+    {"existing", HTTP_ACCEPTED, NULL, NULL},
+    {"over_refund", HTTP_CONFLICT, "conflict", NULL},
+    {"conflict", HTTP_CONFLICT, "conflict", NULL},
+    {NULL, 0, NULL, NULL}
+};
+
 int jklg_staff_refund(jklg_req_t *req)
 {
     static const char *const allowed[] = {"amount", "reason", NULL};
     const char *id, *amount, *reason, *key;
     jklg_check_t c;
-    json_t *opened, *refund;
+    jklg_result_t res;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     amount = jklg_check_amount(&c, "amount", 0);
@@ -200,26 +234,24 @@ int jklg_staff_refund(jklg_req_t *req)
     }
     {
         const char *args[] = {id, amount, reason, req->r->user, key};
-        opened = jklg_run_json(req, "jklg_s_refund_open", 5, args);
+        if (!jklg_call(req, "jklg_s_refund_open", 5, args, &res)) {
+            return OK;
+        }
     }
-    if (!opened) {
-        return OK;
-    }
-    if (json_object_get(opened, "not_found")) {
-        return jklg_reply_not_found(req);
-    }
-    if (json_object_get(opened, "conflict")) {
-        return reply_conflict(req, jklg_json_str(opened, "conflict"));
-    }
-    refund = json_object_get(opened, "refund");
-    if (json_is_true(json_object_get(opened, "existing"))
-        && strcmp(jklg_json_str(refund, "status"), "pending")) {
-        return jklg_reply(req, HTTP_ACCEPTED, jklg_json_own(req->r->pool,
-                          json_pack("{s:O}", "refund", refund)));
+    if (strcmp(res.outcome, "opened")) {
+        return jklg_finish(req, &res, refund_outcomes);
     }
     /* New, or pending from an attempt whose outcome is unknown. */
-    return settle_refund(req, opened);
+    return settle_refund(req, jklg_result_json(req, &res));
 }
+
+/* What a manual payment answers besides 'created' and 'invalid' (another
+ * currency than the booking's, in its fields). */
+static const jklg_outcome_map_t manual_outcomes[] = {
+    {"not_found", HTTP_NOT_FOUND, "not_found", "No such booking."},
+    {"conflict", HTTP_CONFLICT, "conflict", NULL},
+    {NULL, 0, NULL, NULL}
+};
 
 int jklg_staff_manual_payment(jklg_req_t *req)
 {
@@ -227,7 +259,7 @@ int jklg_staff_manual_payment(jklg_req_t *req)
                                           "method", "note", NULL};
     const char *booking, *amount, *currency, *method, *note;
     jklg_check_t c;
-    json_t *result;
+    jklg_result_t res;
 
     jklg_check_init(&c, req->r->pool, req->body, allowed);
     booking = jklg_check_raw(&c, "booking_id", JKLG_REQUIRED);
@@ -248,42 +280,29 @@ int jklg_staff_manual_payment(jklg_req_t *req)
     for (int round = 0; ; round++) {
         const char *args[] = {booking, amount, currency, method, note,
                               req->r->user, req->conf->public_url};
-        json_t *open, *tx;
+        json_t *tx;
         size_t i;
 
-        if (!(result = jklg_run_json(req, "jklg_s_manual", 7, args))) {
+        if (!jklg_call(req, "jklg_s_manual", 7, args, &res)) {
             return OK;
         }
-        if (!(open = json_object_get(result, "cancel"))) {
-            break;
+        if (strcmp(res.outcome, "cancel")) {
+            return jklg_finish(req, &res, manual_outcomes);
         }
         /* Card payments the customer could still make for this balance
          * are canceled at their gateway first (or found paid), then the
          * database is asked again. */
         if (round == MANUAL_CANCEL_ROUNDS) {
-            return reply_conflict(req, "card payments for this booking are "
-                                  "changing; retry in a moment");
+            return jklg_reply_error(req, HTTP_CONFLICT, "conflict",
+                                    "Not possible: card payments for this "
+                                    "booking are changing; retry in a "
+                                    "moment.", NULL);
         }
-        json_array_foreach(open, i, tx) {
+        json_array_foreach(json_object_get(jklg_result_json(req, &res),
+                                           "cancel"), i, tx) {
             if (!jklg_payment_cancel(req, tx)) {
                 return OK;
             }
         }
     }
-    if (json_object_get(result, "not_found")) {
-        return jklg_reply_error(req, HTTP_NOT_FOUND, "not_found",
-                                "No such booking.", NULL);
-    }
-    if (json_object_get(result, "currency")) {
-        jklg_check_fail(&c, "currency", apr_psprintf(req->r->pool,
-                        "must be the booking's currency (%s)",
-                        jklg_json_str(result, "currency")));
-        return jklg_reply_invalid(req, c.fields);
-    }
-    if (json_object_get(result, "conflict")) {
-        return reply_conflict(req, jklg_json_str(result, "conflict"));
-    }
-    jklg_push_emails(req, json_object_get(result, "emails"));
-    json_object_del(result, "emails");
-    return jklg_reply(req, HTTP_CREATED, result);
 }

@@ -45,11 +45,6 @@ const jklg_statement_t jklg_travel_statements[] = {
     {"jklg_me_methods", JKLG_CALL_SQL("me_payment_methods", JKLG_AUTHED)},
     {"jklg_me_method_delete", JKLG_CALL_SQL("me_payment_method_delete",
      JKLG_AUTHED ", p_id => %s::uuid, p_done => %s::boolean")},
-    {"jklg_w_method_to_save", JKLG_CALL_SQL("method_to_save",
-     "p_gateway => %s, p_payment_ref => %s, p_method_ref => %s")},
-    {"jklg_w_method_save", JKLG_CALL_SQL("method_save",
-     "p_customer => %s::uuid, p_gateway => %s, p_ref => %s, p_brand => %s, "
-     "p_last4 => %s, p_exp_month => %s::int, p_exp_year => %s::int")},
     {NULL, NULL}
 };
 
@@ -527,67 +522,5 @@ int jklg_me_payment_method_delete(jklg_req_t *req)
     {
         const char *args[] = {id, "true"};
         return jklg_call_finish(req, "jklg_me_method_delete", 2, args, NULL);
-    }
-}
-
-/* A call whose failure must not answer the client (the webhook has
- * applied its event already): the body of an 'ok', else NULL (logged). */
-static json_t *quiet_call(jklg_req_t *req, const char *label, int nargs,
-                          const char *const *args)
-{
-    const char *err = "the database cannot be reached";
-    jklg_rows_t rows;
-    apr_status_t rv = APR_EGENERAL;
-
-    if (jklg_req_db(req)) {
-        rv = jklg_db_query(&req->db, req->r->pool, label, nargs, args, &rows,
-                           &err);
-    }
-    if (rv != APR_SUCCESS || rows.nrows != 1 || rows.ncols != 3) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, req->r, JKLGNO(02104)
-                      "%s: %s", label, rv == APR_SUCCESS ? "no outcome" : err);
-        return NULL;
-    }
-    if (!rows.rows[0][0] || strcmp(rows.rows[0][0], "ok")) {
-        return NULL;
-    }
-    return jklg_json_own(req->r->pool, json_loads(
-        rows.rows[0][1] ? rows.rows[0][1] : "{}", 0, NULL));
-}
-
-void jklg_travel_event(jklg_req_t *req, const jklg_gateway_t *gw,
-                       const jklg_gateway_event_t *ev)
-{
-    apr_pool_t *p = req->r->pool;
-    jklg_method_t m;
-    const char *customer = NULL, *err = NULL;
-    apr_status_t rv;
-
-    if (ev->kind != JKLG_EVENT_SUCCEEDED || !ev->method_ref
-        || !gw->fetch_method) {
-        return;
-    }
-    {
-        const char *args[] = {gw->name, ev->payment_ref, ev->method_ref};
-        json_t *who = quiet_call(req, "jklg_w_method_to_save", 3, args);
-        if (!who || !(customer = jklg_json_str(who, "customer_id"))) {
-            return;
-        }
-    }
-    rv = jklg_count_gateway(gw, gw->fetch_method(
-             jklg_gateway_conf(req->conf, gw), p, ev->method_ref, &m, &err));
-    if (rv != APR_SUCCESS || !m.customer_ref) {
-        /* Not kept: the balance is then paid through the emailed link. */
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, req->r, JKLGNO(02103)
-                      "payment %s: card %s not saved (%s)", ev->payment_ref,
-                      ev->method_ref, err ? err : "not attached to the "
-                      "customer");
-        return;
-    }
-    {
-        const char *args[] = {customer, gw->name, m.gateway_ref, m.brand,
-                              m.last4, apr_itoa(p, m.exp_month),
-                              apr_itoa(p, m.exp_year)};
-        quiet_call(req, "jklg_w_method_save", 7, args);
     }
 }

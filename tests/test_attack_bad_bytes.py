@@ -203,11 +203,15 @@ def test_apply_event_sql_ignores_metadata_id_not_uuid(server, db):
     # The module drops such ids itself; the function must not need it.
     for fake in NOT_UUIDS:
         event_id = f"evt_{uuid.uuid4().hex}"
-        (result,), = rows(db, "SELECT jklg_apply_event(%s, 'stripe', "
-                          "'payment_intent.succeeded', '{}'::jsonb, "
-                          "'succeeded', %s, %s, 100, NULL, 'https://x.test/')",
-                          (event_id, f"pi_{uuid.uuid4().hex}", fake))
-        assert result["transaction_id"] is None
+        (outcome,), = rows(db, "SELECT outcome FROM jklg.apply_event("
+                           "p_id => %s, p_gateway => 'stripe', "
+                           "p_type => 'payment_intent.succeeded', "
+                           "p_payload => '{}'::jsonb, p_kind => 'succeeded', "
+                           "p_ref => %s, p_tx => %s, p_amount => 100, "
+                           "p_reason => NULL, p_method_ref => NULL, "
+                           "p_public_url => 'https://x.test/')",
+                           (event_id, f"pi_{uuid.uuid4().hex}", fake))
+        assert outcome == "ok"
         assert event_rows(db, event_id) == [("payment_intent.succeeded",
                                              None)]
 

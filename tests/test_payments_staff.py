@@ -529,8 +529,10 @@ def test_late_answer_never_undoes_a_settled_refund(server, mail, stripe, db):
     refund = staff.refund_ok(tx["id"], amount=4000)
     deliver(stripe, stripe.refund_event(refund["gateway_ref"]))
     with db.cursor() as cur:
-        cur.execute("SELECT jklg_refund_settle(%s, 'pending', NULL, 'staff', "
-                    "NULL)", (refund["id"],))
+        cur.execute("SELECT outcome FROM jklg.refund_settle(p_refund => %s, "
+                    "p_status => 'pending', p_ref => NULL, p_staff => 'staff', "
+                    "p_error => NULL)", (refund["id"],))
+        assert cur.fetchone()[0] == "ok"
         cur.execute("SELECT status FROM refunds WHERE id = %s",
                     (refund["id"],))
         assert cur.fetchone()[0] == "succeeded"

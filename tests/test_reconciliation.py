@@ -15,9 +15,9 @@ import requests
 from harness.server import STAFF, directives, own_server, serving
 from harness.payments import (Staff, assert_error, assert_json, booking_row,
                               concurrently, customer_with_booking, deliver,
-                              exactly_one_mail, no_mail, open_intent,
-                              paid_intent, receipt_subject, stripe_post,
-                              tx_audit_count, tx_row)
+                              exactly_one_mail, no_mail, one, open_intent,
+                              paid_intent, receipt_subject, rows,
+                              stripe_post, tx_audit_count, tx_row)
 
 RUN_KEYS = {"id", "gateway", "status", "started_by", "since", "started_at",
             "finished_at", "checked", "applied", "mismatches", "error"}
@@ -129,6 +129,53 @@ def test_amount_mismatch_recorded_not_applied(server, mail, stripe, db):
     listed = assert_json(Staff(server).get("/reconciliation"), 200)
     assert listed["data"][0]["id"] == run["id"]
     assert listed["data"][0]["mismatches"] == run["mismatches"]
+
+
+# ------------------- what the webhook does after applying, a run does too
+
+def test_run_sends_the_overpayment_refund(server, mail, stripe, db):
+    """Money on an intent canceled here (a lost gateway cancel) for a
+    booking staff then marked paid, its webhook lost: the run applies the
+    payment and refunds the excess through the gateway, as the webhook
+    would (jklg_event_apply)."""
+    account, client, staff, booking = customer_with_booking(
+        server, mail, amount_total=80000)
+    tx, _ = open_intent(client, booking["id"])
+    with db.cursor() as cur:
+        cur.execute("UPDATE transactions SET status = 'canceled'"
+                    " WHERE id = %s", (tx["id"],))
+    staff.manual_ok(booking["id"], 80000)
+    stripe.drop_webhooks = True
+    control(stripe, tx["gateway_ref"], "confirm")
+
+    run = run_now(server)
+    assert run["status"] == "succeeded", run
+    refunds = rows(db, "SELECT amount, status, requested_by, gateway_ref"
+                       " FROM refunds WHERE transaction_id = %s", (tx["id"],))
+    assert len(refunds) == 1, refunds
+    amount, status, requested_by, ref = refunds[0]
+    assert (amount, status, requested_by) == (80000, "succeeded", "system")
+    assert stripe.get_refund(ref)["amount"] == 80000
+    paid, refunded, payment_status = booking_row(db, booking["id"])
+    assert (paid - refunded, payment_status) == (80000, "paid")
+    assert "over-paid its booking" in server.new_log()
+
+
+def test_run_keeps_the_card_a_payment_was_made_to_keep(server, mail, stripe,
+                                                        db):
+    account, client, _, booking = customer_with_booking(server, mail, 50000)
+    body = assert_json(client.post("/intents", {
+        "booking_id": booking["id"], "save_payment_method": True}), 201)
+    stripe.drop_webhooks = True
+    control(stripe, body["transaction"]["gateway_ref"], "confirm")
+    assert one(db, "SELECT count(*) FROM payment_methods"
+                   " WHERE customer_id = %s", (account.id,))[0] == 0
+
+    run = run_now(server)
+    assert run["status"] == "succeeded", run
+    assert one(db, "SELECT count(*) FROM payment_methods"
+                   " WHERE customer_id = %s AND detached_at IS NULL",
+               (account.id,))[0] == 1
 
 
 def filler_events(stripe, n):
