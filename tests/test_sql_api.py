@@ -658,3 +658,31 @@ def test_an_overpayment_opens_its_refund_with_the_event(cur):
     cur.execute("SELECT amount, status, requested_by FROM refunds"
                 " WHERE transaction_id = %s", (tx,))
     assert cur.fetchall() == [(1000, "pending", "system")]
+
+
+# ------------------------------------- helpers inlined into their callers
+
+@pytest.mark.parametrize("expr,source", [
+    ("jklg_ts(c.created_at)", "customers c"),
+    ("jklg_cursor(c.created_at, c.id)", "customers c"),
+    ("jklg_customer_json(c)", "customers c"),
+    ("jklg_date(b.travel_start)", "bookings b"),
+    ("jklg_money(b.amount_total, b.currency)", "bookings b"),
+])
+def test_row_helpers_are_inlined(cur, expr, source):
+    # A LANGUAGE sql helper declared more stable than what it calls (an
+    # IMMUTABLE wrapper of to_char, a STABLE function) is not inlined: every
+    # row then pays a function-manager call (sql/027; /me was 30 % slower).
+    cur.execute(f"EXPLAIN (VERBOSE) SELECT {expr} FROM {source}")
+    plan = "\n".join(row[0] for row in cur.fetchall())
+    assert expr.split("(")[0] + "(" not in plan, plan
+
+
+def test_no_immutable_sql_helper_calls_a_stable_function(cur):
+    cur.execute(r"""SELECT p.oid::regprocedure::text FROM pg_proc p
+                      JOIN pg_language l ON l.oid = p.prolang
+                     WHERE l.lanname = 'sql' AND p.provolatile = 'i'
+                       AND p.pronamespace IN ('public'::regnamespace,
+                                              'jklg'::regnamespace)
+                       AND p.prosrc ~* '\m(to_char|to_jsonb|jsonb_build_object|jsonb_build_array|jsonb_agg|now|jklg_ts|jklg_date)\s*\('""")
+    assert cur.fetchall() == []
