@@ -187,7 +187,9 @@ example_site_phase() {
     head -c 48 /dev/urandom | base64 > "$run/etc/apache2/jklg-jwt-2026.key"
     echo sk_test_debtest > "$run/etc/apache2/jklg-stripe.key"
     echo whsec_debtest > "$run/etc/apache2/jklg-whsec.key"
-    for f in jklg-jwt-2026.key jklg-stripe.key jklg-whsec.key; do
+    # As the README has the admin make it (openssl rand -base64 32).
+    head -c 32 /dev/urandom | base64 > "$run/etc/apache2/jklg-mfa.key"
+    for f in jklg-jwt-2026.key jklg-stripe.key jklg-whsec.key jklg-mfa.key; do
         in_root chmod 600 "/etc/apache2/$f"
     done
     echo "export JKLG_SMTP_PASSWORD='deb-test'" >> "$run/etc/apache2/envvars"
@@ -208,7 +210,7 @@ example_site_phase() {
     fi
     in_root apache2ctl configtest
     # Purge must find no file of ours: these are the admin's, not the package's.
-    rm -f "$run"/etc/apache2/jklg-{jwt-2026,stripe,whsec}.key
+    rm -f "$run"/etc/apache2/jklg-{jwt-2026,stripe,whsec,mfa}.key
 }
 
 stop_services() {
