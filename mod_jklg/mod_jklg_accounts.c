@@ -296,7 +296,7 @@ static int reply_bad_credentials(jklg_req_t *req)
 /* The login response: the answer of jklg.login_session plus a signed
  * token made of its session. */
 static int reply_login(jklg_req_t *req, const char *customer_id,
-                       const jklg_result_t *res)
+                       jklg_result_t *res)
 {
     apr_pool_t *p = req->r->pool;
     jklg_jwt_claims_t claims;

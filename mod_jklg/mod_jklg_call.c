@@ -75,11 +75,10 @@ apr_status_t jklg_db_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
-json_t *jklg_db_result_json(apr_pool_t *p, const jklg_result_t *res)
+json_t *jklg_db_result_json(apr_pool_t *p, jklg_result_t *res)
 {
     if (!res->json && res->body) {
-        ((jklg_result_t *)res)->json = jklg_json_own(p, json_loads(res->body,
-                                                                   0, NULL));
+        res->json = jklg_json_own(p, json_loads(res->body, 0, NULL));
     }
     return res->json;
 }
@@ -131,12 +130,12 @@ int jklg_call_module(jklg_req_t *req, const char *label, int nargs,
     return call(req, 0, label, nargs, args, res);
 }
 
-json_t *jklg_result_json(jklg_req_t *req, const jklg_result_t *res)
+json_t *jklg_result_json(jklg_req_t *req, jklg_result_t *res)
 {
     return jklg_db_result_json(req->r->pool, res);
 }
 
-int jklg_finish(jklg_req_t *req, const jklg_result_t *res,
+int jklg_finish(jklg_req_t *req, jklg_result_t *res,
                 const jklg_outcome_map_t *map)
 {
     const jklg_outcome_map_t *m = find_outcome(map, res->outcome);

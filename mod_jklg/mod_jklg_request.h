@@ -138,11 +138,11 @@ int jklg_call(jklg_req_t *req, const char *label, int nargs,
 int jklg_call_module(jklg_req_t *req, const char *label, int nargs,
                      const char *const *args, jklg_result_t *res);
 /* The body as JSON (parsed once, owned by the request), or NULL. */
-json_t *jklg_result_json(jklg_req_t *req, const jklg_result_t *res);
+json_t *jklg_result_json(jklg_req_t *req, jklg_result_t *res);
 /* Answers res as map says, else as the common outcomes say (ok 200,
  * created 201, accepted 202, deleted 204, unauthorized 401, not_found 404,
  * conflict 409, invalid 422); an unknown outcome is a logged 500. */
-int jklg_finish(jklg_req_t *req, const jklg_result_t *res,
+int jklg_finish(jklg_req_t *req, jklg_result_t *res,
                 const jklg_outcome_map_t *map);
 /* Both; always OK for the handler to return. */
 int jklg_call_finish(jklg_req_t *req, const char *label, int nargs,
@@ -155,7 +155,7 @@ apr_status_t jklg_db_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
                           const char *const *args, jklg_result_t *res,
                           const char **err);
 /* The body as JSON, parsed once into pool p, or NULL. */
-json_t *jklg_db_result_json(apr_pool_t *p, const jklg_result_t *res);
+json_t *jklg_db_result_json(apr_pool_t *p, jklg_result_t *res);
 
 /* mod_jklg_ratelimit.c: counting. */
 /* Counts one attempt of rule (a name from docs/customers.md) for key: 0

@@ -339,7 +339,7 @@ static json_t *send_refunds(jklg_req_t *req, const json_t *opened,
 
 /* After the cancel committed: gateway work, then 202 {booking, refunds}
  * with the booking read again (its refunded amount moved). */
-static int finish_cancel(jklg_req_t *req, const jklg_result_t *done,
+static int finish_cancel(jklg_req_t *req, jklg_result_t *done,
                          const char *id, const char *get_label,
                          const char *actor)
 {
