@@ -55,6 +55,8 @@ struct jklg_metrics_t {
     apr_uint64_t db_acquire_failures;
     apr_int64_t hash_waiting;
     apr_uint64_t webhooks[WEBHOOK_TYPES][JKLG_WEBHOOK_OUTCOMES];
+    apr_uint64_t webhook_batches;   /* database calls applying events */
+    apr_uint64_t webhook_batched;   /* events they applied */
     /* requests[route][method][status], then histograms[route][HISTOGRAM],
      * then gateways[gateway][outcome]. */
     apr_uint64_t counters[];
@@ -192,6 +194,14 @@ void jklg_metrics_webhook(jklg_metrics_t *m, const char *type,
     }
 }
 
+void jklg_metrics_webhook_batch(jklg_metrics_t *m, int events)
+{
+    if (m && events > 0) {
+        add(&m->webhook_batches, 1);
+        add(&m->webhook_batched, (apr_uint64_t)events);
+    }
+}
+
 static int gateway_outcome_slot(apr_status_t rv)
 {
     switch (rv) {
@@ -324,6 +334,15 @@ static void render_webhooks(apr_array_header_t *out, const jklg_metrics_t *m)
             }
         }
     }
+    header(out, "jklg_webhook_batches_total", "counter",
+           "Database calls that applied webhook events; events over calls "
+           "is the mean batch.");
+    line(out, apr_psprintf(out->pool, "jklg_webhook_batches_total %"
+         APR_UINT64_T_FMT "\n", get(&m->webhook_batches)));
+    header(out, "jklg_webhook_batch_events_total", "counter",
+           "Webhook events applied by those calls.");
+    line(out, apr_psprintf(out->pool, "jklg_webhook_batch_events_total %"
+         APR_UINT64_T_FMT "\n", get(&m->webhook_batched)));
 }
 
 static void render_gateways(apr_array_header_t *out, const jklg_metrics_t *m,

@@ -56,6 +56,10 @@ void jklg_metrics_request(jklg_metrics_t *m, int route, const char *method,
 void jklg_metrics_webhook(jklg_metrics_t *m, const char *type,
                           jklg_webhook_outcome_t outcome);
 
+/* One database call applied events webhook deliveries brought together
+ * (mod_jklg_webhook.c). */
+void jklg_metrics_webhook_batch(jklg_metrics_t *m, int events);
+
 /* One call to gateway slot g with its result (APR_SUCCESS, APR_EGENERAL
  * for a refusal, APR_TIMEUP/APR_INCOMPLETE unknown, APR_ECONNREFUSED). */
 void jklg_metrics_gateway(jklg_metrics_t *m, int g, apr_status_t rv);

@@ -83,6 +83,7 @@ static void jklg_child_init(apr_pool_t *pchild, server_rec *s)
     /* Before the mail threads, which take connections through it. */
     jklg_db_child_init(pchild, s);
     jklg_mailer_child_init(pchild, s);
+    jklg_webhook_child_init(pchild, s);
     jklg_housekeeping_child_init(pchild, s);
 }
 

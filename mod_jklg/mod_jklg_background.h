@@ -35,6 +35,10 @@ void jklg_mailer_child_init(apr_pool_t *pchild, server_rec *s);
 /* Hands a queued outbox row to this child's mail threads. Never blocks. */
 void jklg_mailer_push(server_rec *s, const char *id);
 
+/* mod_jklg_webhook.c: this child's batch of webhook events, per server. */
+extern const jklg_statement_t jklg_webhook_statements[];
+void jklg_webhook_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* mod_jklg_housekeeping.c: one sweep thread per child runs the jobs
  * below now and then; each job decides in the database whether it is
  * due, so that several children and servers do it once. */
@@ -66,6 +70,7 @@ int jklg_metrics_post_config(apr_pool_t *pconf, server_rec *s);
 void jklg_count_request(request_rec *r, const jklg_endpoint_t *endpoint,
                         int status);
 void jklg_count_webhook(const char *type, jklg_webhook_outcome_t outcome);
+void jklg_count_webhook_batch(int events);
 /* Counts one call of gw and returns its result unchanged. */
 apr_status_t jklg_count_gateway(const jklg_gateway_t *gw, apr_status_t rv);
 void jklg_count_db_acquire_failure(void);

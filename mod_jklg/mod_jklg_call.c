@@ -37,8 +37,7 @@ static const jklg_outcome_map_t *find_outcome(const jklg_outcome_map_t *map,
     return NULL;
 }
 
-/* The outbox ids, space separated (array_to_string of the uuid[]). */
-static void push_emails(server_rec *s, apr_pool_t *p, const char *ids)
+void jklg_emails_queued(server_rec *s, apr_pool_t *p, const char *ids)
 {
     char *list, *state, *id;
 
@@ -71,7 +70,7 @@ apr_status_t jklg_db_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
     }
     res->outcome = rows.rows[0][0];
     res->body = rows.rows[0][1];
-    push_emails(s, p, rows.rows[0][2]);
+    jklg_emails_queued(s, p, rows.rows[0][2]);
     return APR_SUCCESS;
 }
 

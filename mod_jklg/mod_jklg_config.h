@@ -51,6 +51,7 @@ typedef struct {
     jklg_outbox_conf_t *outbox;     /* derived in post_config */
     apr_interval_time_t db_timeout;
     jklg_db_guard_t *db_guard;      /* per child, made in child_init */
+    struct jklg_batch_t *event_batch; /* per child: webhook events */
     apr_interval_time_t security_retention; /* JKLGSecurityEventRetention */
     apr_interval_time_t reconcile_interval; /* JKLGReconcileInterval; 0: off */
     const unsigned char *mfa_key;   /* JKLGMFAKey, 32 bytes, or NULL */

@@ -91,6 +91,20 @@ apr_status_t jklg_event_apply(server_rec *s, jklg_db_t *db, apr_pool_t *p,
                               const jklg_gateway_event_t *ev,
                               const char *payload, const char *run,
                               const char **outcome, const char **err);
+/* jklg_event_apply in its two steps, for the webhook's batches
+ * (mod_jklg_webhook.c): the call alone (res: the outcome, and the body
+ * the follow-up reads, or NULL), and the follow-up of an applied event's
+ * body (which may be NULL). */
+apr_status_t jklg_event_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                             const jklg_gateway_t *gw,
+                             const jklg_gateway_event_t *ev,
+                             const char *payload, const char *run,
+                             jklg_result_t *res, const char **err);
+void jklg_event_follow_up(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                          const jklg_gateway_t *gw,
+                          const jklg_gateway_event_t *ev, const char *body);
+/* The word jklg.apply_event knows for kind. */
+const char *jklg_event_kind_word(jklg_event_kind_t kind);
 /* Cancels the gateway's payment of an open transaction {id, gateway,
  * gateway_ref, amount, currency} and records what the gateway says it
  * became: canceled, or paid meanwhile. 1 when recorded, 0 after answering

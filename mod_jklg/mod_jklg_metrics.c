@@ -89,6 +89,11 @@ void jklg_count_request(request_rec *r, const jklg_endpoint_t *endpoint,
                          r->method, status, apr_time_now() - r->request_time);
 }
 
+void jklg_count_webhook_batch(int events)
+{
+    jklg_metrics_webhook_batch(metrics, events);
+}
+
 void jklg_count_webhook(const char *type, jklg_webhook_outcome_t outcome)
 {
     jklg_metrics_webhook(metrics, type, outcome);

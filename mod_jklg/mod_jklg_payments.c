@@ -1,5 +1,6 @@
 /* /api/payments: configuration, the customer's intents and transactions,
- * and the gateway webhook. The database decides amounts and states (see
+ * and the events of the gateway webhook (mod_jklg_webhook.c) and
+ * reconciliation. The database decides amounts and states (see
  * sql/005_payments.sql); gateways are called between two short database
  * transactions, never inside one. */
 #include <stdlib.h>
@@ -421,87 +422,56 @@ static void save_card(server_rec *s, jklg_db_t *db, apr_pool_t *p,
     }
 }
 
+const char *jklg_event_kind_word(jklg_event_kind_t kind)
+{
+    return event_kinds[kind];
+}
+
+apr_status_t jklg_event_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                             const jklg_gateway_t *gw,
+                             const jklg_gateway_event_t *ev,
+                             const char *payload, const char *run,
+                             jklg_result_t *res, const char **err)
+{
+    const char *args[] = {
+        ev->id, gw->name, ev->type, payload, event_kinds[ev->kind],
+        ev->payment_ref, ev->transaction_id,
+        apr_psprintf(p, "%" APR_INT64_T_FMT, ev->amount), ev->failure_reason,
+        ev->method_ref, jklg_conf(s)->public_url, run, ev->currency
+    };
+
+    return jklg_db_call(s, db, p, "jklg_p_event", 13, args, res, err);
+}
+
+void jklg_event_follow_up(server_rec *s, jklg_db_t *db, apr_pool_t *p,
+                          const jklg_gateway_t *gw,
+                          const jklg_gateway_event_t *ev, const char *body)
+{
+    json_t *after;
+
+    /* Most events leave nothing to do: no body, nothing to parse. */
+    if (!body || !(after = jklg_json_own(p, json_loads(body, 0, NULL)))) {
+        return;
+    }
+    send_overpayment(s, db, p, json_object_get(after, "overpayment"));
+    if (jklg_json_str(after, "save_card_for") && ev->method_ref) {
+        save_card(s, db, p, gw, ev, jklg_json_str(after, "save_card_for"));
+    }
+}
+
 apr_status_t jklg_event_apply(server_rec *s, jklg_db_t *db, apr_pool_t *p,
                               const jklg_gateway_t *gw,
                               const jklg_gateway_event_t *ev,
                               const char *payload, const char *run,
                               const char **outcome, const char **err)
 {
-    const jklg_server_conf_t *conf = jklg_conf(s);
-    const char *args[] = {
-        ev->id, gw->name, ev->type, payload, event_kinds[ev->kind],
-        ev->payment_ref, ev->transaction_id,
-        apr_psprintf(p, "%" APR_INT64_T_FMT, ev->amount), ev->failure_reason,
-        ev->method_ref, conf->public_url, run, ev->currency
-    };
     jklg_result_t res;
-    json_t *after;
-    apr_status_t rv = jklg_db_call(s, db, p, "jklg_p_event", 13, args, &res,
-                                   err);
+    apr_status_t rv = jklg_event_call(s, db, p, gw, ev, payload, run, &res,
+                                      err);
 
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (rv == APR_SUCCESS) {
+        *outcome = res.outcome;
+        jklg_event_follow_up(s, db, p, gw, ev, res.body);
     }
-    *outcome = res.outcome;
-    /* Most events leave nothing to do: no body, nothing to parse. */
-    if (!(after = jklg_db_result_json(p, &res))) {
-        return APR_SUCCESS;
-    }
-    send_overpayment(s, db, p, json_object_get(after, "overpayment"));
-    if (jklg_json_str(after, "save_card_for") && ev->method_ref) {
-        save_card(s, db, p, gw, ev, jklg_json_str(after, "save_card_for"));
-    }
-    return APR_SUCCESS;
-}
-
-static int reply_bad_signature(jklg_req_t *req, const char *why)
-{
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, req->r, JKLGNO(00602)
-                  "webhook refused: %s", why);
-    return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_signature",
-                            "The webhook signature is not valid.", NULL);
-}
-
-/* Verified over the raw body, then stored, applied, audited and its
- * emails queued in one database transaction: a redelivery stops at the
- * stored event id, a database failure stores nothing (503: retried). */
-int jklg_payment_webhook(jklg_req_t *req)
-{
-    const jklg_gateway_t *gw = jklg_gateway_webhooks();
-    const void *conf = gw ? jklg_gateway_conf(req->conf, gw) : NULL;
-    const char *sig = gw ? apr_table_get(req->r->headers_in,
-                                         gw->signature_header) : NULL;
-    jklg_gateway_event_t ev;
-    const char *err = gw ? "no signature" : "no gateway takes webhooks";
-    const char *outcome;
-    apr_status_t rv;
-
-    if (!sig || gw->verify_webhook(conf, req->r->pool, sig, req->raw,
-                                   req->raw_len, apr_time_now(), &err)
-                != APR_SUCCESS) {
-        jklg_count_webhook(NULL, JKLG_WEBHOOK_INVALID_SIGNATURE);
-        return reply_bad_signature(req, err);
-    }
-    if (gw->parse_event(conf, req->r->pool, req->raw,
-                        req->raw_len, &ev, &err) != APR_SUCCESS) {
-        jklg_count_webhook(NULL, JKLG_WEBHOOK_INVALID_EVENT);
-        return jklg_reply_error(req, HTTP_BAD_REQUEST, "invalid_json",
-                                "The body is not an event.", NULL);
-    }
-    if (!jklg_req_db(req)) {
-        jklg_count_webhook(ev.type, JKLG_WEBHOOK_ERROR);
-        return jklg_reply_unavailable(req);
-    }
-    rv = jklg_event_apply(req->r->server, &req->db, req->r->pool, gw, &ev,
-                          apr_pstrmemdup(req->r->pool, req->raw,
-                                         req->raw_len),
-                          NULL, &outcome, &err);
-    if (rv != APR_SUCCESS) {
-        jklg_count_webhook(ev.type, JKLG_WEBHOOK_ERROR);
-        return jklg_reply_db_error(req, rv, err);
-    }
-    jklg_count_webhook(ev.type, strcmp(outcome, "duplicate")
-                                ? JKLG_WEBHOOK_APPLIED
-                                : JKLG_WEBHOOK_DUPLICATE);
-    return jklg_reply_text(req, HTTP_OK, "{\"received\":true}");
+    return rv;
 }

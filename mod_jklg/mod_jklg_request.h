@@ -154,6 +154,9 @@ apr_status_t jklg_db_call(server_rec *s, jklg_db_t *db, apr_pool_t *p,
                           const char *label, int nargs,
                           const char *const *args, jklg_result_t *res,
                           const char **err);
+/* Hands the outbox rows a statement queued (ids: array_to_string of its
+ * uuid[], space separated; NULL or empty: none) to s's mail threads. */
+void jklg_emails_queued(server_rec *s, apr_pool_t *p, const char *ids);
 /* The body as JSON, parsed once into pool p, or NULL. */
 json_t *jklg_db_result_json(apr_pool_t *p, jklg_result_t *res);
 

@@ -15,7 +15,9 @@ event, pre-generated before the round and sent by a wrk lua script.
 "Linked" events are for distinct transactions awaiting payment, each on its
 own booking (requires_payment -> processing, audited: the whole path);
 "unlinked" ones name intents the database does not know (verified, parsed
-and stored, nothing else: the ingestion alone). The number
+and stored, nothing else: the ingestion alone). Deliveries that arrive
+together are applied in batches (mod_jklg_webhook.c): each round says how
+many events a batch held on average. The number
 of events the database recorded is compared with the number of requests:
 the bench says when a round ran out of events (a redelivery is answered
 from the stored id, which would flatter the figure)."""
@@ -253,17 +255,35 @@ def stored_events(pg, tag):
                        f"WHERE id LIKE 'evt_bench_BENCH_{tag}_%'").strip())
 
 
+def batch_counters(base):
+    """(batches, events) applied so far (mod_jklg_webhook.c's metrics)."""
+    req = urllib.request.Request(f"{base}/api/admin/metrics", headers={
+        "Authorization": "Basic YmVuY2g6YmVuY2gtcGFzc3dvcmQ="})
+    with urllib.request.urlopen(req) as resp:
+        text = resp.read().decode()
+    def counter(name):
+        m = re.search(rf"^{name} (\d+)$", text, re.M)
+        return int(m.group(1)) if m else 0
+    return (counter("jklg_webhook_batches_total"),
+            counter("jklg_webhook_batch_events_total"))
+
+
 def webhook_round(pg, cid, work, url, tag, duration=DURATION,
                   per_thread=EVENTS_PER_THREAD, linked=True):
     script = write_events(pg, cid, work, tag, per_thread, linked)
     settle(pg)
+    base = url.rsplit("/api/", 1)[0]
+    before = batch_counters(base)
     res = wrk(url, script, duration)
+    after = batch_counters(base)
     res["unique"] = stored_events(pg, tag)
+    res["batch"] = ((after[1] - before[1]) / max(after[0] - before[0], 1))
     return res
 
 
 def row(name, res):
-    extra = f"   unique events {res['unique']}" if "unique" in res else ""
+    extra = (f"   unique events {res['unique']}"
+             f"   mean batch {res['batch']:.1f}" if "unique" in res else "")
     cpu = "".join(f"   {k} {v:5.0f} us" for k, v in res["cpu"].items())
     return (f"  {name:26s} {res['rps']:8.0f} req/s   p99 {res['p99']:>8s}"
             f"{cpu}   "

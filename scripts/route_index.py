@@ -52,6 +52,8 @@ def statements(sources, sql_functions):
                              re.S):
             label, sql = m.groups()
             called = re.findall(r'JKLG_CALL_SQL\(\s*"(\w+)"', sql)
+            # ... or a jklg.* function called by name (a set of rows).
+            called += re.findall(r"\bjklg\.(\w+)\s*\(", sql)
             names = ["jklg." + c for c in called]
             names += sorted({f for f in re.findall(r"\b(jklg_\w+)\s*\(", sql)
                              if f in sql_functions})

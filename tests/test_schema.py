@@ -2,6 +2,7 @@
 the booking sync trigger (including under concurrency) and row-level
 security. Every test makes its own rows, so order does not matter."""
 
+import re
 import shutil
 import subprocess
 import threading
@@ -285,6 +286,31 @@ def test_unsettled_transactions_do_not_count(cur):
     cur.execute("UPDATE transactions SET status = 'succeeded'"
                 " WHERE booking_id = %s AND status = 'processing'", (booking,))
     assert booking_state(cur, booking) == (5000, 0, "partially_paid")
+
+
+def test_booking_sync_trigger_names_the_statuses_that_count(cur):
+    """sql/028 wrote jklg_tx_counts' statuses into the trigger's WHEN (a
+    function there is parsed at every UPDATE): the two lists agree."""
+    cur.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger "
+                "WHERE tgname = 'transactions_sync_bookings_update'")
+    [(definition,)] = cur.fetchall()
+    assert "jklg_tx_counts" not in definition
+    cur.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'transactions'::regclass AND contype = 'c' "
+                "AND pg_get_constraintdef(oid) LIKE '%requires_payment%'")
+    [(check,)] = cur.fetchall()
+    statuses = re.findall(r"'([a-z_]+)'::text", check)
+    assert "processing" in statuses and "refunded" in statuses
+    counted = set()
+    for status in statuses:
+        cur.execute("SELECT jklg_tx_counts(%s)", (status,))
+        if cur.fetchone()[0]:
+            counted.add(status)
+    when = definition.split("WHEN", 1)[1].split("EXECUTE", 1)[0]
+    for clause in re.findall(r"(new|old)\.status = ANY \(ARRAY\[([^]]*)\]",
+                             when):
+        assert set(re.findall(r"'([a-z_]+)'", clause[1])) == counted, when
+    assert len(re.findall(r"status = ANY", when)) == 2, when
 
 
 def test_deleting_a_transaction_recomputes(cur):

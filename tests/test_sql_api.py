@@ -165,7 +165,9 @@ def test_logout_ends_only_the_callers_session(cur, me):
 
 
 def test_only_the_owner_may_execute_the_api(pg, me):
-    """PUBLIC has no USAGE on the schema nor EXECUTE on its functions."""
+    """PUBLIC has no USAGE on the schema, so no other role can call its
+    functions (which PUBLIC may execute: a per-schema default privilege
+    cannot take back the global one)."""
     pg.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname"
             " = 'jklg_stranger') THEN CREATE ROLE jklg_stranger LOGIN; END IF;"
             " END $$", db="postgres")

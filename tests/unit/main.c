@@ -52,6 +52,7 @@ int main(void)
     srunner_add_suite(runner, suite_rights());
     srunner_add_suite(runner, suite_policy());
     srunner_add_suite(runner, suite_fields());
+    srunner_add_suite(runner, suite_batch());
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);
     srunner_free(runner);

@@ -28,6 +28,7 @@ Suite *suite_totp(void);
 Suite *suite_rights(void);
 Suite *suite_policy(void);
 Suite *suite_fields(void);
+Suite *suite_batch(void);
 
 /* A fresh pool per test, destroyed by the fixture's teardown. */
 extern apr_pool_t *test_pool;
