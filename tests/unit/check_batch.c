@@ -53,27 +53,29 @@ static void run(void *baton, jklg_batch_item_t **items, int n)
     }
 }
 
+static void join_once(shared_t *sh)
+{
+    work_t w = {0};
+    jklg_batch_item_t item = {.data = &w};
+    baton_t b = {sh, &w};
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    if (jklg_batch_join(sh->batch, &item, p, run, &b) != APR_SUCCESS
+        || !item.done || w.runs != 1) {
+        apr_atomic_inc32(&sh->not_done);
+    }
+    apr_pool_destroy(p);
+}
+
+/* Returns rather than calling apr_thread_exit: pthread_exit leaves the
+ * stack of the waits poisoned for AddressSanitizer, which then reports
+ * its own clean-up of the thread. */
 static void *APR_THREAD_FUNC joiner(apr_thread_t *t, void *data)
 {
-    shared_t *sh = data;
-
     for (int i = 0; i < JOINS; i++) {
-        work_t w = {0};
-        jklg_batch_item_t item = {.data = &w};
-        baton_t b = {sh, &w};
-
-        apr_pool_t *p;
-
-        apr_pool_create(&p, NULL);
-        if (jklg_batch_join(sh->batch, &item, p, run, &b) != APR_SUCCESS) {
-            apr_atomic_inc32(&sh->not_done);
-        }
-        apr_pool_destroy(p);
-        if (!item.done || w.runs != 1) {
-            apr_atomic_inc32(&sh->not_done);
-        }
+        join_once(data);
     }
-    apr_thread_exit(t, APR_SUCCESS);
     return NULL;
 }
 
