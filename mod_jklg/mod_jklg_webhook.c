@@ -22,8 +22,9 @@
 #include "jklg_json.h"
 #include "mod_jklg.h"
 
-/* Deliveries one batch takes at most: beyond a child's threads only while
- * a batch runs long; bounds the statement's size (64 KB bodies). */
+/* Deliveries one batch takes at most: more than a child's threads wait
+ * only while a batch runs long. Bounds the statement's size (a webhook
+ * body may reach 1 MiB, Stripe's events are a few KB). */
 #define BATCH_MAX 32
 
 const jklg_statement_t jklg_webhook_statements[] = {
@@ -265,6 +266,12 @@ int jklg_payment_webhook(jklg_req_t *req)
     if (d.body && jklg_req_db(req)) {
         jklg_event_follow_up(req->r->server, &req->db, req->r->pool, gw, &ev,
                              d.body);
+    }
+    else if (d.body) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, req->r, JKLGNO(02402)
+                      "webhook: event %s applied, but what it leaves to do "
+                      "(an over-payment's refund, a card to keep: %s) was "
+                      "not done: no database connection", ev.id, d.body);
     }
     jklg_count_webhook(ev.type, strcmp(d.outcome, "duplicate")
                                 ? JKLG_WEBHOOK_APPLIED
