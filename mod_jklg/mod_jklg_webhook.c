@@ -174,13 +174,13 @@ static void apply_batch(void *baton, jklg_batch_item_t **items, int n)
     apr_status_t rv = APR_SUCCESS;
     const char *err = NULL;
 
-    jklg_count_webhook_batch(n);
     if (!jklg_req_db(l->req)) {
         for (int i = 0; i < n; i++) {
             settle(items[i]->data, APR_EAGAIN, NULL, NULL, NULL);
         }
         return;
     }
+    jklg_count_webhook_batch(n);
     if (n > 1 && apply_together(l, items, n, &rv, &err)) {
         return;
     }

@@ -3,6 +3,7 @@ calls them: their outcomes for live, dead and foreign sessions, what they
 change, and who may execute them. The HTTP suites test the same functions
 through the module; these pin the SQL side of the contract on its own."""
 
+import json
 import threading
 import time
 import uuid
@@ -602,6 +603,44 @@ def test_an_event_applied_twice_changes_and_mails_once(cur):
                 " WHERE transaction_id = %s AND new_status = 'succeeded'",
                 (tx,))
     assert cur.fetchone()[0] == 1
+
+
+def test_a_batch_of_events_answers_each_in_its_place(cur):
+    """jklg.apply_events (sql/028): one row per event, n its place in the
+    array whatever order they are applied in; a duplicate within the batch
+    is a duplicate; each event changes what it would alone."""
+    refs = sorted(f"pi_{uuid.uuid4().hex}" for _ in range(2))
+    txs = [card_payment(cur, new_booking(cur, total=1000), 1000, ref)
+           for ref in refs]
+    ids = [f"evt_{uuid.uuid4().hex}" for _ in range(3)]
+    # Given in reverse order of their references (applied sorted), the
+    # second event delivered twice, and one of no interest.
+    events = [
+        {"id": ids[0], "type": "payment_intent.succeeded", "kind": "succeeded",
+         "ref": refs[1], "amount": "1000", "payload": {"n": 1}},
+        {"id": ids[1], "type": "payment_intent.processing",
+         "kind": "processing", "ref": refs[0], "amount": "1000",
+         "payload": {"n": 2}},
+        {"id": ids[1], "type": "payment_intent.processing",
+         "kind": "processing", "ref": refs[0], "amount": "1000",
+         "payload": {"n": 2}},
+        {"id": ids[2], "type": "customer.created", "kind": "ignored",
+         "amount": "0", "payload": {}},
+    ]
+    cur.execute("SELECT n, outcome, body, emails FROM jklg.apply_events("
+                "%s, %s, %s::jsonb) ORDER BY n",
+                ("stripe", URL, json.dumps(events)))
+    rows = cur.fetchall()
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    assert rows[0][1] == "ok" and len(rows[0][3].split()) == 2   # receipt, confirmation
+    assert sorted(r[1] for r in rows[1:3]) == ["duplicate", "ok"]
+    assert rows[3][1:] == ("ok", None, None)
+    cur.execute("SELECT status FROM transactions WHERE id = ANY(%s::uuid[])"
+                " ORDER BY gateway_ref", ([str(t) for t in txs],))
+    assert [r[0] for r in cur.fetchall()] == ["processing", "succeeded"]
+    cur.execute("SELECT count(*) FROM payment_events WHERE id = ANY(%s)",
+                (ids,))
+    assert cur.fetchone()[0] == 3
 
 
 def test_an_event_of_no_interest_is_only_stored(cur):
