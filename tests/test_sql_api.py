@@ -166,9 +166,7 @@ def test_logout_ends_only_the_callers_session(cur, me):
 
 
 def test_only_the_owner_may_execute_the_api(pg, me):
-    """PUBLIC has no USAGE on the schema, so no other role can call its
-    functions (which PUBLIC may execute: a per-schema default privilege
-    cannot take back the global one)."""
+    """PUBLIC has no USAGE on the schema nor EXECUTE on its functions."""
     pg.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname"
             " = 'jklg_stranger') THEN CREATE ROLE jklg_stranger LOGIN; END IF;"
             " END $$", db="postgres")
@@ -180,6 +178,19 @@ def test_only_the_owner_may_execute_the_api(pg, me):
                 call(stranger, "me_get", **me)
     finally:
         conn.close()
+
+
+def test_no_api_function_is_public_s_to_execute(cur):
+    """Each migration that adds a jklg.* function revokes PUBLIC's
+    EXECUTE, which PostgreSQL grants every new function (sql/029)."""
+    cur.execute("SELECT p.oid::regprocedure::text FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'jklg'"
+                " AND has_function_privilege('public', p.oid, 'EXECUTE')")
+    assert cur.fetchall() == []
+    cur.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n"
+                " ON n.oid = p.pronamespace WHERE n.nspname = 'jklg'")
+    assert cur.fetchone()[0] > 70
 
 
 # -- transactions (sql/017) ---------------------------------------------------

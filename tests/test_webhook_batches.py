@@ -119,13 +119,11 @@ def test_a_refused_batch_is_applied_event_by_event(server, mail, stripe, db,
     applied twice, no delivery is answered an error."""
     allow_errors.append(r"permission denied for function apply_events")
     account, paid = paid_bookings(server, mail, stripe, 6)
-    # Functions of the schema are PUBLIC's to execute (only the schema is
-    # closed to other roles: test_sql_api.py), so both lose it here.
-    pg.psql(f"REVOKE EXECUTE ON FUNCTION {FUNCTION} FROM PUBLIC, jklg")
+    pg.psql(f"REVOKE EXECUTE ON FUNCTION {FUNCTION} FROM jklg")
     try:
         first = [event for _, _, event in paid] + unknown_events(stripe, 16)
         sent = until_batched(server, stripe, first)
     finally:
-        pg.psql(f"GRANT EXECUTE ON FUNCTION {FUNCTION} TO PUBLIC, jklg")
+        pg.psql(f"GRANT EXECUTE ON FUNCTION {FUNCTION} TO jklg")
     assert "applying them one by one" in server.new_log()
     assert_each_applied_once(db, mail, account, paid, sent)
