@@ -134,7 +134,8 @@ static const char *events_json(apr_pool_t *p, jklg_batch_item_t **items,
     return apr_array_pstrcat(p, parts, 0);
 }
 
-/* Through jklg.apply_events: 1 when every delivery has its row. */
+/* Through jklg.apply_events: 1 when every delivery has its row (one each:
+ * a delivery answered twice is refused, as a missing one is). */
 static int apply_together(const leader_t *l, jklg_batch_item_t **items,
                           int n, apr_status_t *rv, const char **err)
 {
@@ -143,7 +144,6 @@ static int apply_together(const leader_t *l, jklg_batch_item_t **items,
     const char *events = events_json(p, items, n);
     const char *args[] = {l->gw->name, jklg_conf(s)->public_url, events};
     jklg_rows_t rows;
-    int seen = 0;
 
     *rv = APR_SUCCESS;
     if (!events) {
@@ -157,14 +157,14 @@ static int apply_together(const leader_t *l, jklg_batch_item_t **items,
         const char *const *row = rows.rows[i];
         int at = row[0] ? atoi(row[0]) - 1 : -1;
 
-        if (at < 0 || at >= n || !row[1]) {
+        if (at < 0 || at >= n || !row[1]
+            || ((const delivery_t *)items[at]->data)->outcome) {
             return 0;
         }
         jklg_emails_queued(s, p, row[3]);
         settle(items[at]->data, APR_SUCCESS, row[1], row[2], NULL);
-        seen++;
     }
-    return seen == n;
+    return 1;
 }
 
 /* The batch run of jklg_batch_join, by the leader's thread. */

@@ -22,6 +22,7 @@ of events the database recorded is compared with the number of requests:
 the bench says when a round ran out of events (a redelivery is answered
 from the stored id, which would flatter the figure)."""
 
+import base64
 import hashlib
 import hmac
 import json
@@ -45,6 +46,7 @@ from harness.smtp import SmtpStandin         # noqa: E402
 DURATION = os.environ.get("JKLG_BENCH_DURATION", "10s")
 THREADS, CONNECTIONS = 2, 32
 STAFF = ("bench", "bench-password")
+STAFF_AUTH = "Basic " + base64.b64encode(":".join(STAFF).encode()).decode()
 WHSEC = "whsec_bench_0123456789abcdef"
 BARE_MODULE = Path(os.environ.get("JKLG_BARE_MODULE")
                    or REPO / "build" / "mod_jklg_bare.so")
@@ -63,7 +65,7 @@ wrk.headers["Authorization"] = "Bearer {token}"
 POST_LUA = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic YmVuY2g6YmVuY2gtcGFzc3dvcmQ="
+wrk.headers["Authorization"] = "%(auth)s"
 wrk.body = '{"to": "bench@jklg.test"}'
 """
 
@@ -258,7 +260,7 @@ def stored_events(pg, tag):
 def batch_counters(base):
     """(batches, events) applied so far (mod_jklg_webhook.c's metrics)."""
     req = urllib.request.Request(f"{base}/api/admin/metrics", headers={
-        "Authorization": "Basic YmVuY2g6YmVuY2gtcGFzc3dvcmQ="})
+        "Authorization": STAFF_AUTH})
     with urllib.request.urlopen(req) as resp:
         text = resp.read().decode()
     def counter(name):
@@ -331,7 +333,7 @@ def main():
         SERVERS["postgres"] = int((pg.data_dir / "postmaster.pid")
                                   .read_text().split()[0])
         script = work / "post.lua"
-        script.write_text(POST_LUA)
+        script.write_text(POST_LUA % {"auth": STAFF_AUTH})
         seed_customers(pg, SEED_CUSTOMERS)
         cid, token = customer_token(httpd, pg)
         me_script = work / "me.lua"

@@ -20,10 +20,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg2
 import pytest
 import requests
 
 from harness.customers import random_ip, register_verified
+from harness.payments import event_rows
 from harness.server import (JWT_KEYS, STAFF, directives, own_server,
                             serving, templates_dir)
 from harness.fixtures_pg import migrated_cluster
@@ -270,4 +272,42 @@ def test_a_known_unreachable_database_is_not_retried_by_every_request(
     quick = [r for r in fast if r[3] < 0.5]
     assert len(quick) >= 0.8 * len(fast), sorted(r[3] for r in fast)
     wait_recovered(frozen_server, account)
+    check_errors(frozen_server)
+
+
+def test_webhook_batches_answer_503_in_time_and_store_nothing(
+        frozen_server, frozen_pg, account, stripe_api, allow_errors):
+    """Deliveries that meet in a batch while the database is frozen: the
+    leader's statement times out and every delivery of its batch, and of
+    the batches queued behind it, is answered 503 in time. A statement
+    already sent waits in the frozen server's socket and may run when it
+    thaws (the 503 only says "send it again"): the redeliveries after the
+    thaw are answered 200 and each event is stored exactly once."""
+    url = frozen_server.url + "/api/payments/webhook"
+    events = [stripe_api.event("customer.updated", {
+        "id": f"cus_frozen{i:06d}", "object": "customer",
+        "email": "someone@example.com"}) for i in range(CONCURRENT)]
+
+    def deliver(event, timeout=CLIENT_TIMEOUT):
+        return timed(lambda: stripe_api.send_event(event, url=url,
+                                                   timeout=timeout))
+    frozen_server.mark_log()
+    try:
+        freeze(frozen_pg)
+        with ThreadPoolExecutor(CONCURRENT) as pool:
+            results = list(pool.map(deliver, events))
+    finally:
+        thaw(frozen_pg)
+    assert_all_unavailable(results)
+    wait_recovered(frozen_server, account)
+    conn = psycopg2.connect(frozen_pg.url())
+    conn.autocommit = True
+    try:
+        assert all(len(event_rows(conn, e["id"])) <= 1 for e in events)
+        with ThreadPoolExecutor(CONCURRENT) as pool:
+            again = list(pool.map(lambda e: deliver(e, 30), events))
+        assert {r[0] for r in again} == {200}, again
+        assert all(len(event_rows(conn, e["id"])) == 1 for e in events)
+    finally:
+        conn.close()
     check_errors(frozen_server)
